@@ -1,0 +1,81 @@
+//! Tensor ops used by the UNet, behind one stable API.
+//!
+//! Every function here has the same semantics on every device. On the CPU they may dispatch to
+//! fast custom kernels (gemm-based conv with its own backward, fused GroupNorm); on GPU devices
+//! they use stock candle ops. The model code calls only these functions, so the kernels can
+//! change without touching the model.
+
+use candle_core::{Result, Tensor, D};
+
+/// 2D convolution with optional bias, square kernel, dilation 1, groups 1.
+///
+/// # Shapes
+/// - `x`: (B, C_in, H, W)
+/// - `w`: (C_out, C_in, K, K)
+/// - `b`: (C_out,)
+/// - returns (B, C_out, H_out, W_out) with H_out = (H + 2·padding − K) / stride + 1.
+pub fn conv2d(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    padding: usize,
+    stride: usize,
+) -> Result<Tensor> {
+    let y = x.conv2d(w, padding, stride, 1, 1)?;
+    match b {
+        Some(b) => y.broadcast_add(&b.reshape((1, b.dim(0)?, 1, 1))?),
+        None => Ok(y),
+    }
+}
+
+/// Group normalisation followed by a per-channel affine map.
+///
+/// # Shapes
+/// - `x`: (B, C, H, W), C divisible by `num_groups`
+/// - `gamma`, `beta`: (C,)
+/// - returns (B, C, H, W)
+pub fn group_norm(
+    x: &Tensor,
+    num_groups: usize,
+    gamma: &Tensor,
+    beta: &Tensor,
+    eps: f64,
+) -> Result<Tensor> {
+    let (b, c, h, w) = x.dims4()?;
+    let xg = x.reshape((b, num_groups, (c / num_groups) * h * w))?;
+    let mean = xg.mean_keepdim(D::Minus1)?;
+    let xc = xg.broadcast_sub(&mean)?;
+    let var = xc.sqr()?.mean_keepdim(D::Minus1)?;
+    let xn = xc.broadcast_div(&(var + eps)?.sqrt()?)?;
+    let xn = xn.reshape((b, c, h, w))?;
+    xn.broadcast_mul(&gamma.reshape((1, c, 1, 1))?)?
+        .broadcast_add(&beta.reshape((1, c, 1, 1))?)
+}
+
+/// `silu(group_norm(x))`, fused on the CPU where that pays.
+///
+/// # Shapes
+/// Same as [`group_norm`].
+pub fn group_norm_silu(
+    x: &Tensor,
+    num_groups: usize,
+    gamma: &Tensor,
+    beta: &Tensor,
+    eps: f64,
+) -> Result<Tensor> {
+    candle_nn::ops::silu(&group_norm(x, num_groups, gamma, beta, eps)?)
+}
+
+/// Nearest-neighbour ×2 upsampling, built from reshape and broadcast so that its backward
+/// accumulates gradients correctly (candle's `upsample_nearest2d` backward does not).
+///
+/// # Shapes
+/// - `x`: (B, C, H, W)
+/// - returns (B, C, 2H, 2W)
+pub fn upsample_nearest2x(x: &Tensor) -> Result<Tensor> {
+    let (b, c, h, w) = x.dims4()?;
+    x.reshape((b, c, h, 1, w, 1))?
+        .broadcast_as((b, c, h, 2, w, 2))?
+        .contiguous()?
+        .reshape((b, c, 2 * h, 2 * w))
+}
