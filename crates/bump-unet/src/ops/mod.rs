@@ -7,6 +7,10 @@
 
 use candle_core::{Result, Tensor, D};
 
+mod conv;
+
+use conv::{cpu_f32, Conv2dOp, ConvGeom};
+
 /// 2D convolution with optional bias, square kernel, dilation 1, groups 1.
 ///
 /// # Shapes
@@ -15,6 +19,32 @@ use candle_core::{Result, Tensor, D};
 /// - `b`: (C_out,)
 /// - returns (B, C_out, H_out, W_out) with H_out = (H + 2·padding − K) / stride + 1.
 pub fn conv2d(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    padding: usize,
+    stride: usize,
+) -> Result<Tensor> {
+    let mut ts = vec![x, w];
+    ts.extend(b);
+    if cpu_f32(&ts) && ConvGeom::new(x.dims(), w.dims(), padding, stride).is_some() {
+        let op = Conv2dOp { padding, stride };
+        let (x, w) = (x.contiguous()?, w.contiguous()?);
+        return match b {
+            Some(b) if b.dims() == [w.dim(0)?] => x.apply_op3(&w, &b.contiguous()?, op),
+            Some(_) => conv2d_stock(&x, &w, b, padding, stride),
+            None => x.apply_op2(&w, op),
+        };
+    }
+    conv2d_stock(x, w, b, padding, stride)
+}
+
+/// The stock candle conv2d (+ broadcast bias): the path for GPU devices and non-f32 dtypes,
+/// and the reference the custom CPU kernel is tested against.
+///
+/// # Shapes
+/// Same as [`conv2d`].
+pub fn conv2d_stock(
     x: &Tensor,
     w: &Tensor,
     b: Option<&Tensor>,

@@ -1,0 +1,579 @@
+//! Conv2d as im2col + gemm on the CPU, with a gemm-based backward (weight, input and bias
+//! gradients), packaged as candle custom ops.
+//!
+//! Layouts (all row-major f32):
+//! - image `x_b`: (C_in, H, W); weights `w`: (C_out, KD) with KD = C_in·K·K;
+//! - column matrix `col_b`: (KD, P) with P = H_out·W_out, row `(ci·K + ky)·K + kx`;
+//! - output `y_b`: (C_out, P).
+//!
+//! Forward `y_b = w · col_b (+ bias)`; backward `dw = Σ_b gy_b · col_bᵀ`,
+//! `dcol_b = wᵀ · gy_b` scattered back by col2im, `db = Σ_b Σ_p gy_b`.
+//! A 1×1, stride-1, unpadded conv skips im2col/col2im altogether.
+//! Work is split over the batch with rayon (one single-threaded gemm per image); a batch smaller
+//! than the thread count lets gemm use the threads instead.
+
+use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor};
+use gemm::{gemm, Parallelism};
+use rayon::prelude::*;
+
+/// Geometry of one conv2d call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ConvGeom {
+    pub batch: usize,
+    pub c_in: usize,
+    pub h: usize,
+    pub w: usize,
+    pub c_out: usize,
+    pub k: usize,
+    pub padding: usize,
+    pub stride: usize,
+    pub h_out: usize,
+    pub w_out: usize,
+}
+
+impl ConvGeom {
+    /// Builds the geometry; `None` when the shapes do not describe a valid square conv.
+    pub(crate) fn new(
+        x_dims: &[usize],
+        w_dims: &[usize],
+        padding: usize,
+        stride: usize,
+    ) -> Option<Self> {
+        let (&[batch, c_in, h, w], &[c_out, wc_in, kh, kw]) = (x_dims, w_dims) else {
+            return None;
+        };
+        if wc_in != c_in || kh != kw || kh == 0 || stride == 0 || c_out == 0 || c_in == 0 {
+            return None;
+        }
+        if h + 2 * padding < kh || w + 2 * padding < kw {
+            return None;
+        }
+        let h_out = (h + 2 * padding - kh) / stride + 1;
+        let w_out = (w + 2 * padding - kw) / stride + 1;
+        Some(Self {
+            batch,
+            c_in,
+            h,
+            w,
+            c_out,
+            k: kh,
+            padding,
+            stride,
+            h_out,
+            w_out,
+        })
+    }
+
+    fn kd(&self) -> usize {
+        self.c_in * self.k * self.k
+    }
+
+    fn p(&self) -> usize {
+        self.h_out * self.w_out
+    }
+
+    fn in_len(&self) -> usize {
+        self.c_in * self.h * self.w
+    }
+
+    fn out_len(&self) -> usize {
+        self.c_out * self.p()
+    }
+
+    /// 1×1, stride 1, no padding: the image itself is the column matrix.
+    fn is_pointwise(&self) -> bool {
+        self.k == 1 && self.stride == 1 && self.padding == 0
+    }
+
+    fn col_len(&self) -> usize {
+        if self.is_pointwise() {
+            0
+        } else {
+            self.kd() * self.p()
+        }
+    }
+
+    fn out_shape(&self) -> Shape {
+        Shape::from((self.batch, self.c_out, self.h_out, self.w_out))
+    }
+}
+
+/// Range of output columns `ox` whose input column `ox + kx − pad` (stride 1) lies in `[0, w)`.
+fn valid_range_stride1(w: usize, w_out: usize, kx: usize, pad: usize) -> (usize, usize) {
+    let lo = pad.saturating_sub(kx).min(w_out);
+    let hi = (w + pad).saturating_sub(kx).min(w_out).max(lo);
+    (lo, hi)
+}
+
+/// Fills `col` (KD, P) from one image `x` (C_in, H, W).
+fn im2col(g: &ConvGeom, x: &[f32], col: &mut [f32]) {
+    let (k, s, pad, p) = (g.k, g.stride, g.padding, g.p());
+    for ci in 0..g.c_in {
+        let src = &x[ci * g.h * g.w..(ci + 1) * g.h * g.w];
+        for ky in 0..k {
+            for kx in 0..k {
+                let row = (ci * k + ky) * k + kx;
+                let dst = &mut col[row * p..(row + 1) * p];
+                for oy in 0..g.h_out {
+                    let d = &mut dst[oy * g.w_out..(oy + 1) * g.w_out];
+                    let iy = (oy * s + ky) as isize - pad as isize;
+                    if iy < 0 || iy >= g.h as isize {
+                        d.fill(0.0);
+                        continue;
+                    }
+                    let srow = &src[iy as usize * g.w..(iy as usize + 1) * g.w];
+                    if s == 1 {
+                        let (lo, hi) = valid_range_stride1(g.w, g.w_out, kx, pad);
+                        d[..lo].fill(0.0);
+                        d[hi..].fill(0.0);
+                        d[lo..hi].copy_from_slice(&srow[lo + kx - pad..hi + kx - pad]);
+                    } else {
+                        for (ox, v) in d.iter_mut().enumerate() {
+                            let ix = (ox * s + kx) as isize - pad as isize;
+                            *v = if ix >= 0 && ix < g.w as isize {
+                                srow[ix as usize]
+                            } else {
+                                0.0
+                            };
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Accumulates `col` (KD, P) into the zero-initialised image gradient `gx` (C_in, H, W).
+fn col2im(g: &ConvGeom, col: &[f32], gx: &mut [f32]) {
+    let (k, s, pad, p) = (g.k, g.stride, g.padding, g.p());
+    for ci in 0..g.c_in {
+        let dst = &mut gx[ci * g.h * g.w..(ci + 1) * g.h * g.w];
+        for ky in 0..k {
+            for kx in 0..k {
+                let row = (ci * k + ky) * k + kx;
+                let src = &col[row * p..(row + 1) * p];
+                for oy in 0..g.h_out {
+                    let iy = (oy * s + ky) as isize - pad as isize;
+                    if iy < 0 || iy >= g.h as isize {
+                        continue;
+                    }
+                    let c = &src[oy * g.w_out..(oy + 1) * g.w_out];
+                    let drow = &mut dst[iy as usize * g.w..(iy as usize + 1) * g.w];
+                    if s == 1 {
+                        let (lo, hi) = valid_range_stride1(g.w, g.w_out, kx, pad);
+                        for (d, v) in drow[lo + kx - pad..hi + kx - pad]
+                            .iter_mut()
+                            .zip(&c[lo..hi])
+                        {
+                            *d += v;
+                        }
+                    } else {
+                        for (ox, v) in c.iter().enumerate() {
+                            let ix = (ox * s + kx) as isize - pad as isize;
+                            if ix >= 0 && ix < g.w as isize {
+                                drow[ix as usize] += v;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Gemm parallelism inside one image: the threads go to the batch when it can use them.
+fn inner_parallelism(batch: usize) -> Parallelism {
+    let n = rayon::current_num_threads();
+    if batch >= n || n <= 1 {
+        Parallelism::None
+    } else {
+        Parallelism::Rayon(n)
+    }
+}
+
+/// `y = w · col (+ bias)` for every image. `bias` has length C_out.
+pub(crate) fn conv2d_fwd(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    let (kd, p, co) = (g.kd(), g.p(), g.c_out);
+    let mut y = vec![0f32; g.batch * g.out_len()];
+    if y.is_empty() {
+        return y;
+    }
+    let par = inner_parallelism(g.batch);
+    y.par_chunks_mut(g.out_len()).enumerate().for_each_init(
+        || vec![0f32; g.col_len()],
+        |col, (bi, yb)| {
+            let xb = &x[bi * g.in_len()..(bi + 1) * g.in_len()];
+            let rhs: &[f32] = if g.is_pointwise() {
+                xb
+            } else {
+                im2col(g, xb, col);
+                col
+            };
+            // Preloading the bias lets gemm add it while it writes the output.
+            let read_dst = if let Some(bias) = bias {
+                for (row, &bv) in yb.chunks_exact_mut(p).zip(bias) {
+                    row.fill(bv);
+                }
+                true
+            } else {
+                false
+            };
+            // SAFETY: yb is (co, p), w is (co, kd), rhs is (kd, p), all row-major and in bounds.
+            unsafe {
+                gemm(
+                    co,
+                    p,
+                    kd,
+                    yb.as_mut_ptr(),
+                    1,
+                    p as isize,
+                    read_dst,
+                    w.as_ptr(),
+                    1,
+                    kd as isize,
+                    rhs.as_ptr(),
+                    1,
+                    p as isize,
+                    1.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    par,
+                );
+            }
+        },
+    );
+    y
+}
+
+/// Input gradient: `gx_b = col2im(wᵀ · gy_b)`.
+pub(crate) fn conv2d_grad_input(g: &ConvGeom, gy: &[f32], w: &[f32]) -> Vec<f32> {
+    let (kd, p, co) = (g.kd(), g.p(), g.c_out);
+    let mut gx = vec![0f32; g.batch * g.in_len()];
+    if gx.is_empty() {
+        return gx;
+    }
+    let par = inner_parallelism(g.batch);
+    gx.par_chunks_mut(g.in_len()).enumerate().for_each_init(
+        || vec![0f32; g.col_len()],
+        |col, (bi, gxb)| {
+            let gyb = &gy[bi * g.out_len()..(bi + 1) * g.out_len()];
+            let dst: *mut f32 = if g.is_pointwise() {
+                gxb.as_mut_ptr()
+            } else {
+                col.as_mut_ptr()
+            };
+            // SAFETY: dst is (kd, p), wᵀ is read from w (co, kd) with swapped strides,
+            // gyb is (co, p); all in bounds.
+            unsafe {
+                gemm(
+                    kd,
+                    p,
+                    co,
+                    dst,
+                    1,
+                    p as isize,
+                    false,
+                    w.as_ptr(),
+                    kd as isize,
+                    1,
+                    gyb.as_ptr(),
+                    1,
+                    p as isize,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    par,
+                );
+            }
+            if !g.is_pointwise() {
+                col2im(g, col, gxb);
+            }
+        },
+    );
+    gx
+}
+
+/// Weight gradient `Σ_b gy_b · col_bᵀ` (C_out·KD values), followed by the bias gradient
+/// `Σ_b Σ_p gy_b` (C_out values) when `with_bias`.
+pub(crate) fn conv2d_grad_weight(g: &ConvGeom, x: &[f32], gy: &[f32], with_bias: bool) -> Vec<f32> {
+    let (kd, p, co) = (g.kd(), g.p(), g.c_out);
+    let wlen = co * kd;
+    let out_len = wlen + if with_bias { co } else { 0 };
+    let par = inner_parallelism(g.batch);
+    (0..g.batch)
+        .into_par_iter()
+        .fold(
+            || (vec![0f32; out_len], vec![0f32; g.col_len()]),
+            |(mut acc, mut col), bi| {
+                let xb = &x[bi * g.in_len()..(bi + 1) * g.in_len()];
+                let gyb = &gy[bi * g.out_len()..(bi + 1) * g.out_len()];
+                let rhs: &[f32] = if g.is_pointwise() {
+                    xb
+                } else {
+                    im2col(g, xb, &mut col);
+                    &col
+                };
+                // SAFETY: acc[..wlen] is (co, kd); gyb is (co, p); colᵀ is read from
+                // rhs (kd, p) with swapped strides; all in bounds.
+                unsafe {
+                    gemm(
+                        co,
+                        kd,
+                        p,
+                        acc.as_mut_ptr(),
+                        1,
+                        kd as isize,
+                        true,
+                        gyb.as_ptr(),
+                        1,
+                        p as isize,
+                        rhs.as_ptr(),
+                        p as isize,
+                        1,
+                        1.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        par,
+                    );
+                }
+                if with_bias {
+                    for (a, row) in acc[wlen..].iter_mut().zip(gyb.chunks_exact(p)) {
+                        *a += row.iter().sum::<f32>();
+                    }
+                }
+                (acc, col)
+            },
+        )
+        .map(|(acc, _)| acc)
+        .reduce(
+            || vec![0f32; out_len],
+            |mut a, b| {
+                for (x, y) in a.iter_mut().zip(&b) {
+                    *x += y;
+                }
+                a
+            },
+        )
+}
+
+/// Borrows the f32 data of a contiguous CPU tensor.
+pub(crate) fn contiguous_f32<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
+    let data = s.as_slice::<f32>()?;
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&data[a..b]),
+        None => bail!("bump-unet custom op: input must be contiguous"),
+    }
+}
+
+fn geom_of(l_x: &Layout, l_w: &Layout, padding: usize, stride: usize) -> Result<ConvGeom> {
+    match ConvGeom::new(l_x.dims(), l_w.dims(), padding, stride) {
+        Some(g) => Ok(g),
+        None => bail!(
+            "conv2d: incompatible shapes x {:?}, w {:?} (padding {padding}, stride {stride})",
+            l_x.dims(),
+            l_w.dims()
+        ),
+    }
+}
+
+/// Forward conv2d custom op: `(x, w)` or `(x, w, b)`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Conv2dOp {
+    pub padding: usize,
+    pub stride: usize,
+}
+
+impl Conv2dOp {
+    /// Gradients of `x`, `w` and (if `with_bias`) the bias, through the gemm kernels.
+    fn grads(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        grad_res: &Tensor,
+        with_bias: bool,
+    ) -> Result<(Tensor, Tensor, Option<Tensor>)> {
+        let gy = grad_res.contiguous()?;
+        let gx = gy.apply_op2_no_bwd(
+            w,
+            &Conv2dGradInputOp {
+                padding: self.padding,
+                stride: self.stride,
+                x_dims: x.dims4()?,
+            },
+        )?;
+        let packed = x.apply_op2_no_bwd(
+            &gy,
+            &Conv2dGradWeightOp {
+                padding: self.padding,
+                stride: self.stride,
+                w_dims: w.dims4()?,
+                with_bias,
+            },
+        )?;
+        let wlen = w.elem_count();
+        let gw = packed.narrow(0, 0, wlen)?.reshape(w.shape())?;
+        let gb = if with_bias {
+            Some(packed.narrow(0, wlen, w.dim(0)?)?)
+        } else {
+            None
+        };
+        Ok((gx, gw, gb))
+    }
+}
+
+impl CustomOp2 for Conv2dOp {
+    fn name(&self) -> &'static str {
+        "bump-conv2d"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let g = geom_of(l1, l2, self.padding, self.stride)?;
+        let y = conv2d_fwd(&g, contiguous_f32(s1, l1)?, contiguous_f32(s2, l2)?, None);
+        Ok((CpuStorage::F32(y), g.out_shape()))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let (gx, gw, _) = self.grads(x, w, grad_res, false)?;
+        Ok((Some(gx), Some(gw)))
+    }
+}
+
+impl CustomOp3 for Conv2dOp {
+    fn name(&self) -> &'static str {
+        "bump-conv2d-bias"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let g = geom_of(l1, l2, self.padding, self.stride)?;
+        let bias = contiguous_f32(s3, l3)?;
+        if bias.len() != g.c_out {
+            bail!(
+                "conv2d: bias has {} values for {} output channels",
+                bias.len(),
+                g.c_out
+            );
+        }
+        let y = conv2d_fwd(
+            &g,
+            contiguous_f32(s1, l1)?,
+            contiguous_f32(s2, l2)?,
+            Some(bias),
+        );
+        Ok((CpuStorage::F32(y), g.out_shape()))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _b: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (gx, gw, gb) = self.grads(x, w, grad_res, true)?;
+        Ok((Some(gx), Some(gw), gb))
+    }
+}
+
+/// `(gy, w) → gx` for a conv whose input had dims `x_dims`.
+struct Conv2dGradInputOp {
+    padding: usize,
+    stride: usize,
+    x_dims: (usize, usize, usize, usize),
+}
+
+impl CustomOp2 for Conv2dGradInputOp {
+    fn name(&self) -> &'static str {
+        "bump-conv2d-grad-input"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (b, c, h, w) = self.x_dims;
+        let g = match ConvGeom::new(&[b, c, h, w], l2.dims(), self.padding, self.stride) {
+            Some(g) if g.out_shape().dims() == l1.dims() => g,
+            _ => bail!(
+                "conv2d backward: gradient shape {:?} does not match",
+                l1.dims()
+            ),
+        };
+        let gx = conv2d_grad_input(&g, contiguous_f32(s1, l1)?, contiguous_f32(s2, l2)?);
+        Ok((CpuStorage::F32(gx), Shape::from((b, c, h, w))))
+    }
+}
+
+/// `(x, gy) → [dw, db]` packed in one flat vector.
+struct Conv2dGradWeightOp {
+    padding: usize,
+    stride: usize,
+    w_dims: (usize, usize, usize, usize),
+    with_bias: bool,
+}
+
+impl CustomOp2 for Conv2dGradWeightOp {
+    fn name(&self) -> &'static str {
+        "bump-conv2d-grad-weight"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (co, ci, kh, kw) = self.w_dims;
+        let g = match ConvGeom::new(l1.dims(), &[co, ci, kh, kw], self.padding, self.stride) {
+            Some(g) if g.out_shape().dims() == l2.dims() => g,
+            _ => bail!(
+                "conv2d backward: gradient shape {:?} does not match",
+                l2.dims()
+            ),
+        };
+        let out = conv2d_grad_weight(
+            &g,
+            contiguous_f32(s1, l1)?,
+            contiguous_f32(s2, l2)?,
+            self.with_bias,
+        );
+        let n = out.len();
+        Ok((CpuStorage::F32(out), Shape::from(n)))
+    }
+}
+
+/// True when every tensor is an f32 tensor on the CPU: the custom kernels apply.
+pub(crate) fn cpu_f32(ts: &[&Tensor]) -> bool {
+    ts.iter()
+        .all(|t| t.device().is_cpu() && t.dtype() == DType::F32)
+}

@@ -1,0 +1,81 @@
+//! The custom CPU conv2d (im2col + gemm, own backward) against stock candle, forward and backward.
+
+mod ops_common;
+
+use bump_unet::ops::{conv2d, conv2d_stock};
+use ops_common::{check_against_stock, rand_tensor, rng};
+
+/// (batch, c_in, h, w, c_out, k, padding, stride, bias)
+type Case = (usize, usize, usize, usize, usize, usize, usize, usize, bool);
+
+const CASES: &[Case] = &[
+    (1, 3, 8, 8, 4, 3, 1, 1, true),
+    (2, 5, 7, 9, 6, 3, 1, 1, true),
+    (3, 4, 9, 7, 5, 3, 1, 2, true),
+    (2, 4, 8, 8, 8, 3, 1, 2, false),
+    (2, 6, 5, 6, 3, 1, 0, 1, true),
+    (1, 6, 5, 6, 3, 1, 0, 1, false),
+    (2, 3, 7, 7, 4, 1, 0, 2, true),
+    (2, 3, 6, 5, 4, 3, 0, 1, true),
+    // Stock candle's conv2d backward derives the output padding from H only, so H and W
+    // must leave the same remainder for the reference to work; ours has no such limit.
+    (3, 2, 7, 9, 3, 3, 0, 2, false),
+    (2, 3, 4, 4, 2, 1, 1, 1, true),
+    (5, 16, 16, 16, 32, 3, 1, 1, true),
+];
+
+#[test]
+fn conv2d_matches_stock_forward_and_backward() {
+    for (i, &(b, ci, h, w, co, k, pad, stride, bias)) in CASES.iter().enumerate() {
+        let mut r = rng(100 + i as u64);
+        let mut inputs = vec![
+            rand_tensor(&mut r, &[b, ci, h, w]),
+            rand_tensor(&mut r, &[co, ci, k, k]),
+        ];
+        if bias {
+            inputs.push(rand_tensor(&mut r, &[co]));
+        }
+        let ho = (h + 2 * pad - k) / stride + 1;
+        let wo = (w + 2 * pad - k) / stride + 1;
+        check_against_stock(
+            &format!("case {i}"),
+            &inputs,
+            &[b, co, ho, wo],
+            i as u64,
+            |t| conv2d(&t[0], &t[1], t.get(2), pad, stride).expect("custom conv"),
+            |t| conv2d_stock(&t[0], &t[1], t.get(2), pad, stride).expect("stock conv"),
+        );
+    }
+}
+
+#[test]
+fn conv2d_accepts_non_contiguous_inputs() {
+    let mut r = rng(7);
+    // x is built as (B, C, W, H) and transposed, so the op sees a strided view.
+    let xt = rand_tensor(&mut r, &[2, 3, 6, 5]);
+    let w = rand_tensor(&mut r, &[4, 3, 3, 3]);
+    let b = rand_tensor(&mut r, &[4]);
+    check_against_stock(
+        "transposed input",
+        &[xt, w, b],
+        &[2, 4, 5, 6],
+        7,
+        |t| {
+            let x = t[0].transpose(2, 3).expect("transpose");
+            assert!(!x.is_contiguous());
+            conv2d(&x, &t[1], Some(&t[2]), 1, 1).expect("custom conv")
+        },
+        |t| {
+            let x = t[0].transpose(2, 3).expect("transpose");
+            conv2d_stock(&x, &t[1], Some(&t[2]), 1, 1).expect("stock conv")
+        },
+    );
+}
+
+#[test]
+fn conv2d_rejects_mismatched_channels() {
+    let mut r = rng(9);
+    let x = rand_tensor(&mut r, &[1, 3, 5, 5]);
+    let w = rand_tensor(&mut r, &[4, 2, 3, 3]);
+    assert!(conv2d(&x, &w, None, 1, 1).is_err());
+}
