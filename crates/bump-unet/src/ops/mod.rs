@@ -8,8 +8,10 @@
 use candle_core::{Result, Tensor, D};
 
 mod conv;
+mod norm;
 
 use conv::{cpu_f32, Conv2dOp, ConvGeom};
+use norm::GroupNormOp;
 
 /// 2D convolution with optional bias, square kernel, dilation 1, groups 1.
 ///
@@ -71,15 +73,7 @@ pub fn group_norm(
     beta: &Tensor,
     eps: f64,
 ) -> Result<Tensor> {
-    let (b, c, h, w) = x.dims4()?;
-    let xg = x.reshape((b, num_groups, (c / num_groups) * h * w))?;
-    let mean = xg.mean_keepdim(D::Minus1)?;
-    let xc = xg.broadcast_sub(&mean)?;
-    let var = xc.sqr()?.mean_keepdim(D::Minus1)?;
-    let xn = xc.broadcast_div(&(var + eps)?.sqrt()?)?;
-    let xn = xn.reshape((b, c, h, w))?;
-    xn.broadcast_mul(&gamma.reshape((1, c, 1, 1))?)?
-        .broadcast_add(&beta.reshape((1, c, 1, 1))?)
+    group_norm_dispatch(x, num_groups, gamma, beta, eps, false)
 }
 
 /// `silu(group_norm(x))`, fused on the CPU where that pays.
@@ -93,7 +87,75 @@ pub fn group_norm_silu(
     beta: &Tensor,
     eps: f64,
 ) -> Result<Tensor> {
-    candle_nn::ops::silu(&group_norm(x, num_groups, gamma, beta, eps)?)
+    group_norm_dispatch(x, num_groups, gamma, beta, eps, true)
+}
+
+fn group_norm_dispatch(
+    x: &Tensor,
+    num_groups: usize,
+    gamma: &Tensor,
+    beta: &Tensor,
+    eps: f64,
+    silu: bool,
+) -> Result<Tensor> {
+    let custom_ok = cpu_f32(&[x, gamma, beta])
+        && matches!(x.dims(), &[_, c, _, _] if num_groups > 0 && c % num_groups == 0
+            && gamma.dims() == [c] && beta.dims() == [c]);
+    if custom_ok {
+        let op = GroupNormOp {
+            groups: num_groups,
+            eps: eps as f32,
+            silu,
+        };
+        return x
+            .contiguous()?
+            .apply_op3(&gamma.contiguous()?, &beta.contiguous()?, op);
+    }
+    if silu {
+        group_norm_silu_stock(x, num_groups, gamma, beta, eps)
+    } else {
+        group_norm_stock(x, num_groups, gamma, beta, eps)
+    }
+}
+
+/// Group norm from stock candle tensor ops: the path for GPU devices and non-f32 dtypes,
+/// and the reference the fused CPU kernel is tested against.
+///
+/// # Shapes
+/// Same as [`group_norm`].
+pub fn group_norm_stock(
+    x: &Tensor,
+    num_groups: usize,
+    gamma: &Tensor,
+    beta: &Tensor,
+    eps: f64,
+) -> Result<Tensor> {
+    let (b, c, h, w) = x.dims4()?;
+    if num_groups == 0 || c % num_groups != 0 {
+        candle_core::bail!("group_norm: {c} channels are not divisible into {num_groups} groups");
+    }
+    let xg = x.reshape((b, num_groups, (c / num_groups) * h * w))?;
+    let mean = xg.mean_keepdim(D::Minus1)?;
+    let xc = xg.broadcast_sub(&mean)?;
+    let var = xc.sqr()?.mean_keepdim(D::Minus1)?;
+    let xn = xc.broadcast_div(&(var + eps)?.sqrt()?)?;
+    let xn = xn.reshape((b, c, h, w))?;
+    xn.broadcast_mul(&gamma.reshape((1, c, 1, 1))?)?
+        .broadcast_add(&beta.reshape((1, c, 1, 1))?)
+}
+
+/// `silu(group_norm_stock(x))` from stock candle ops (reference and non-CPU path).
+///
+/// # Shapes
+/// Same as [`group_norm`].
+pub fn group_norm_silu_stock(
+    x: &Tensor,
+    num_groups: usize,
+    gamma: &Tensor,
+    beta: &Tensor,
+    eps: f64,
+) -> Result<Tensor> {
+    candle_nn::ops::silu(&group_norm_stock(x, num_groups, gamma, beta, eps)?)
 }
 
 /// Nearest-neighbour ×2 upsampling, built from reshape and broadcast so that its backward
