@@ -9,9 +9,11 @@ use candle_core::{Result, Tensor, D};
 
 mod conv;
 mod norm;
+mod upsample;
 
 use conv::{cpu_f32, Conv2dOp, ConvGeom};
 use norm::GroupNormOp;
+use upsample::Upsample2xOp;
 
 /// 2D convolution with optional bias, square kernel, dilation 1, groups 1.
 ///
@@ -158,13 +160,25 @@ pub fn group_norm_silu_stock(
     candle_nn::ops::silu(&group_norm_stock(x, num_groups, gamma, beta, eps)?)
 }
 
-/// Nearest-neighbour ×2 upsampling, built from reshape and broadcast so that its backward
-/// accumulates gradients correctly (candle's `upsample_nearest2d` backward does not).
+/// Nearest-neighbour ×2 upsampling with a backward that sums each 2×2 block of the gradient
+/// (candle's `upsample_nearest2d` backward is reported to overwrite instead of accumulate).
 ///
 /// # Shapes
 /// - `x`: (B, C, H, W)
 /// - returns (B, C, 2H, 2W)
 pub fn upsample_nearest2x(x: &Tensor) -> Result<Tensor> {
+    if cpu_f32(&[x]) && x.rank() == 4 {
+        return x.contiguous()?.apply_op1(Upsample2xOp);
+    }
+    upsample_nearest2x_stock(x)
+}
+
+/// Nearest ×2 upsampling from reshape and broadcast (stock candle ops, whose backward
+/// accumulates correctly): the GPU path and the reference for the CPU kernel.
+///
+/// # Shapes
+/// Same as [`upsample_nearest2x`].
+pub fn upsample_nearest2x_stock(x: &Tensor) -> Result<Tensor> {
     let (b, c, h, w) = x.dims4()?;
     x.reshape((b, c, h, 1, w, 1))?
         .broadcast_as((b, c, h, 2, w, 2))?
