@@ -1,0 +1,336 @@
+//! Checkpoints: safetensors files holding the model's parameters under their own names, any
+//! extra tensors (EMA weights, optimiser moments) under theirs, and a `__metadata__` map with
+//! the config as JSON, the schema version, the training step and the seed.
+//!
+//! Writes are atomic (temporary file in the same directory, fsync, rename). Loading
+//! distinguishes a truncated file, a corrupt header, a missing tensor, a shape mismatch and a
+//! newer schema, each with its own [`Error`] variant. Format details: docs/unet.md.
+
+use crate::{Error, Result, UNet, UNetConfig};
+use candle_core::{DType, Device, Tensor};
+use safetensors::tensor::{Dtype as StDtype, View};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The checkpoint schema this build writes and the newest it reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Value of the `format` metadata key.
+pub const FORMAT_NAME: &str = "bump-unet-checkpoint";
+
+/// Metadata keys this module owns.
+const KEY_FORMAT: &str = "format";
+const KEY_SCHEMA: &str = "schema_version";
+const KEY_CONFIG: &str = "config";
+const KEY_STEP: &str = "step";
+const KEY_SEED: &str = "seed";
+const KEY_EXTRA: &str = "extra";
+
+/// Largest header we accept, as safetensors does.
+const MAX_HEADER_BYTES: u64 = 100_000_000;
+
+/// What a checkpoint records besides tensors.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CheckpointMeta {
+    /// Training step the weights belong to.
+    pub step: u64,
+    /// Run seed (the model's weight seed when the model was created from it).
+    pub seed: u64,
+    /// Free-form strings for the caller (stored as one JSON object).
+    pub extra: BTreeMap<String, String>,
+}
+
+/// A tensor's bytes in little-endian order, ready for safetensors.
+struct RawTensor {
+    dtype: StDtype,
+    shape: Vec<usize>,
+    bytes: Vec<u8>,
+}
+
+impl View for &RawTensor {
+    fn dtype(&self) -> StDtype {
+        self.dtype
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self.bytes)
+    }
+    fn data_len(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+fn to_raw(name: &str, t: &Tensor) -> Result<RawTensor> {
+    let flat = t.flatten_all()?.to_device(&Device::Cpu)?;
+    fn le<T: Copy, const N: usize>(v: Vec<T>, f: fn(T) -> [u8; N]) -> Vec<u8> {
+        v.into_iter().flat_map(f).collect()
+    }
+    let (dtype, bytes) = match t.dtype() {
+        DType::F32 => (StDtype::F32, le(flat.to_vec1::<f32>()?, f32::to_le_bytes)),
+        DType::F64 => (StDtype::F64, le(flat.to_vec1::<f64>()?, f64::to_le_bytes)),
+        DType::U32 => (StDtype::U32, le(flat.to_vec1::<u32>()?, u32::to_le_bytes)),
+        DType::I64 => (StDtype::I64, le(flat.to_vec1::<i64>()?, i64::to_le_bytes)),
+        DType::U8 => (StDtype::U8, flat.to_vec1::<u8>()?),
+        other => {
+            return Err(Error::InvalidArgument(format!(
+                "tensor `{name}` has dtype {other:?}; checkpoints store f32, f64, u32, i64 or u8"
+            )))
+        }
+    };
+    Ok(RawTensor {
+        dtype,
+        shape: t.dims().to_vec(),
+        bytes,
+    })
+}
+
+fn from_raw(
+    name: &str,
+    dtype: StDtype,
+    shape: &[usize],
+    bytes: &[u8],
+    dev: &Device,
+) -> Result<Tensor> {
+    fn chunks<T, const N: usize>(b: &[u8], f: fn([u8; N]) -> T) -> Vec<T> {
+        b.chunks_exact(N)
+            .map(|c| {
+                let mut a = [0u8; N];
+                a.copy_from_slice(c);
+                f(a)
+            })
+            .collect()
+    }
+    let t = match dtype {
+        StDtype::F32 => Tensor::from_vec(chunks(bytes, f32::from_le_bytes), shape, dev)?,
+        StDtype::F64 => Tensor::from_vec(chunks(bytes, f64::from_le_bytes), shape, dev)?,
+        StDtype::U32 => Tensor::from_vec(chunks(bytes, u32::from_le_bytes), shape, dev)?,
+        StDtype::I64 => Tensor::from_vec(chunks(bytes, i64::from_le_bytes), shape, dev)?,
+        StDtype::U8 => Tensor::from_vec(bytes.to_vec(), shape, dev)?,
+        other => {
+            return Err(Error::InvalidArgument(format!(
+                "tensor `{name}` has unsupported dtype {other:?}"
+            )))
+        }
+    };
+    Ok(t)
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Writes `tensors` and `metadata` as a safetensors file, atomically: the bytes go to a
+/// temporary file next to `path`, which is fsynced and then renamed over `path`, so a crash
+/// leaves either the old file or the complete new one.
+///
+/// Tensor names must be unique ([`Error::DuplicateTensor`]); dtypes f32, f64, u32, i64 and u8
+/// are supported.
+pub fn write_safetensors_atomic(
+    path: &Path,
+    tensors: &[(String, Tensor)],
+    metadata: &BTreeMap<String, String>,
+) -> Result<()> {
+    let mut raw: BTreeMap<&str, RawTensor> = BTreeMap::new();
+    for (name, t) in tensors {
+        if raw.insert(name.as_str(), to_raw(name, t)?).is_some() {
+            return Err(Error::DuplicateTensor { name: name.clone() });
+        }
+    }
+    let meta: HashMap<String, String> = metadata.clone().into_iter().collect();
+    let bytes = safetensors::serialize(raw.iter().map(|(k, v)| (*k, v)), Some(meta))
+        .map_err(|e| Error::InvalidArgument(format!("cannot serialise tensors: {e}")))?;
+
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| Error::InvalidArgument(format!("{} is not a file path", path.display())))?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let tmp = dir.join(format!(
+        ".{}.tmp.{}",
+        file_name.to_string_lossy(),
+        std::process::id()
+    ));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)?;
+        // Persist the rename itself; directories cannot be opened for sync everywhere.
+        if let Ok(d) = std::fs::File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io_err(path)(e)
+    })
+}
+
+/// Reads every tensor and the metadata of a safetensors file onto `device`.
+///
+/// Errors: [`Error::Io`], [`Error::TruncatedFile`] when the file ends before the header or
+/// the data it announces, [`Error::CorruptHeader`] when the header is not valid safetensors.
+pub fn read_safetensors(
+    path: &Path,
+    device: &Device,
+) -> Result<(BTreeMap<String, Tensor>, BTreeMap<String, String>)> {
+    let bytes = std::fs::read(path).map_err(io_err(path))?;
+    let truncated = |detail: String| Error::TruncatedFile {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let corrupt = |detail: String| Error::CorruptHeader {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let len = bytes.len() as u64;
+    let Some(prefix) = bytes.get(..8) else {
+        return Err(truncated(format!(
+            "{len} bytes, shorter than the 8-byte header length"
+        )));
+    };
+    let mut n = [0u8; 8];
+    n.copy_from_slice(prefix);
+    let header_len = u64::from_le_bytes(n);
+    if header_len > MAX_HEADER_BYTES {
+        return Err(corrupt(format!(
+            "header length {header_len} is implausible"
+        )));
+    }
+    if 8 + header_len > len {
+        return Err(truncated(format!(
+            "header announces {header_len} bytes, only {} present",
+            len - 8
+        )));
+    }
+    // Find the end of the data the header announces before safetensors' own validation, so
+    // that a short file is reported as truncated rather than as inconsistent metadata.
+    let header: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&bytes[8..(8 + header_len) as usize])
+            .map_err(|e| corrupt(format!("header is not a JSON object: {e}")))?;
+    let data_end = header
+        .iter()
+        .filter(|(k, _)| k.as_str() != "__metadata__")
+        .filter_map(|(_, v)| v.get("data_offsets")?.get(1)?.as_u64())
+        .max()
+        .unwrap_or(0);
+    let data_len = len - 8 - header_len;
+    if data_end > data_len {
+        return Err(truncated(format!(
+            "tensor data ends at byte {data_end}, only {data_len} present"
+        )));
+    }
+    let st = safetensors::SafeTensors::deserialize(&bytes)
+        .map_err(|e| corrupt(format!("invalid safetensors header: {e}")))?;
+    let (_, info) = safetensors::SafeTensors::read_metadata(&bytes)
+        .map_err(|e| corrupt(format!("invalid safetensors header: {e}")))?;
+    let metadata: BTreeMap<String, String> = info
+        .metadata()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let mut tensors = BTreeMap::new();
+    for (name, view) in st.tensors() {
+        let t = from_raw(&name, view.dtype(), view.shape(), view.data(), device)?;
+        tensors.insert(name, t);
+    }
+    Ok((tensors, metadata))
+}
+
+/// Saves the model's parameters, `extra_tensors` (e.g. `ema.<name>`, `adam.m.<name>`) and
+/// `meta` to `path`, atomically.
+///
+/// Extra tensor names must not collide with parameter names ([`Error::DuplicateTensor`]).
+pub fn save_checkpoint(
+    path: &Path,
+    unet: &UNet,
+    meta: &CheckpointMeta,
+    extra_tensors: &[(String, Tensor)],
+) -> Result<()> {
+    let mut tensors: Vec<(String, Tensor)> = unet
+        .vars()
+        .into_iter()
+        .map(|(k, v)| (k, v.as_tensor().clone()))
+        .collect();
+    tensors.extend(extra_tensors.iter().cloned());
+    let config = serde_json::to_string(unet.config())
+        .map_err(|e| Error::InvalidArgument(format!("cannot serialise the config: {e}")))?;
+    let extra = serde_json::to_string(&meta.extra)
+        .map_err(|e| Error::InvalidArgument(format!("cannot serialise metadata: {e}")))?;
+    let metadata = BTreeMap::from([
+        (KEY_FORMAT.to_string(), FORMAT_NAME.to_string()),
+        (KEY_SCHEMA.to_string(), SCHEMA_VERSION.to_string()),
+        (KEY_CONFIG.to_string(), config),
+        (KEY_STEP.to_string(), meta.step.to_string()),
+        (KEY_SEED.to_string(), meta.seed.to_string()),
+        (KEY_EXTRA.to_string(), extra),
+    ]);
+    write_safetensors_atomic(path, &tensors, &metadata)
+}
+
+/// Parses our metadata keys: schema first (a newer schema may use other keys), then config.
+fn parse_meta(path: &Path, md: &BTreeMap<String, String>) -> Result<(UNetConfig, CheckpointMeta)> {
+    let corrupt = |detail: String| Error::CorruptHeader {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let get = |k: &str| {
+        md.get(k)
+            .ok_or_else(|| corrupt(format!("metadata key `{k}` is missing")))
+    };
+    let schema: u32 = get(KEY_SCHEMA)?
+        .parse()
+        .map_err(|e| corrupt(format!("schema_version: {e}")))?;
+    if schema > SCHEMA_VERSION {
+        return Err(Error::NewerSchema {
+            found: schema,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if get(KEY_FORMAT)? != FORMAT_NAME {
+        return Err(corrupt(format!("format is not `{FORMAT_NAME}`")));
+    }
+    let config: UNetConfig =
+        serde_json::from_str(get(KEY_CONFIG)?).map_err(|e| corrupt(format!("config JSON: {e}")))?;
+    let step = get(KEY_STEP)?
+        .parse()
+        .map_err(|e| corrupt(format!("step: {e}")))?;
+    let seed = get(KEY_SEED)?
+        .parse()
+        .map_err(|e| corrupt(format!("seed: {e}")))?;
+    let extra =
+        serde_json::from_str(get(KEY_EXTRA)?).map_err(|e| corrupt(format!("extra: {e}")))?;
+    Ok((config, CheckpointMeta { step, seed, extra }))
+}
+
+/// Loads a checkpoint: rebuilds the model from the stored config (validated), checks every
+/// parameter's presence and shape, and returns the model, the metadata and the extra tensors.
+pub fn load_checkpoint(
+    path: &Path,
+    device: &Device,
+) -> Result<(UNet, CheckpointMeta, HashMap<String, Tensor>)> {
+    let (mut tensors, md) = read_safetensors(path, device)?;
+    let (config, meta) = parse_meta(path, &md)?;
+    let unet = UNet::new(&config, meta.seed, device)?;
+    let mut weights = HashMap::new();
+    for (name, _) in unet.vars() {
+        let t = tensors
+            .remove(&name)
+            .ok_or_else(|| Error::MissingTensor { name: name.clone() })?;
+        weights.insert(name, t);
+    }
+    unet.load_weights(&weights)?;
+    Ok((unet, meta, tensors.into_iter().collect()))
+}
