@@ -1,12 +1,35 @@
-//! `bump-data`: see the crate description. Filled in by its own issue.
+//! `bump-data`: Gaussian-bump datasets and a scorer for generated bump images.
+//!
+//! Pure Rust, no tensor framework: images are plain `f32` buffers (`[len, N, N]`, row-major)
+//! with `[μx, μy]` labels, so any framework can consume them.
+//!
+//! Conventions (also in `docs/conventions.md`): x = column, y = row, pixel centres at integer
+//! coordinates `0..N-1`, origin top-left, `index = y * N + x`. Default pixel formula
+//! `v = 1 − exp(−r²/(2σ²))` (dark bump on bright background) mapped to `u = 2v − 1 ∈ [−1, 1]`.
+//!
+//! - [`render`]: the renderer ([`RenderConfig`], [`Pattern`], [`ExtendedCanvas`]).
+//! - [`grid`]: centre grids ([`GridSpec`], λ-subsampling, explicit lists).
+//! - [`split`](mod@split): held-out (train, test) splits ([`HeldOut`]).
+//! - [`dataset`]: [`Dataset`] with safetensors save/load.
+//! - [`batch`]: seeded shuffled mini-batches ([`Batches`]).
+//! - [`score`]: the generation scorer ([`score_image`], [`score_batch`]).
+#![warn(missing_docs)]
 
-/// Errors of this crate.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// An input argument was invalid.
-    #[error("invalid argument: {0}")]
-    InvalidArgument(String),
-}
+pub mod batch;
+pub mod dataset;
+pub mod error;
+pub mod grid;
+pub mod render;
+pub mod score;
+pub mod split;
 
-/// Result alias of this crate.
-pub type Result<T> = std::result::Result<T, Error>;
+pub use batch::{Batches, EpochBatches};
+pub use dataset::{Dataset, DatasetSpec};
+pub use error::{Error, Result};
+pub use grid::{explicit, subsample, subsample_indices, GridSpec};
+pub use render::{
+    render_bumps_max, render_image, render_into, ExtendedCanvas, Pattern, Polarity, RenderConfig,
+    Sigma,
+};
+pub use score::{score_batch, score_image, FailureClass, ImageScore, ScoreConfig, ScoreReport};
+pub use split::{split, Corner, Edge, HeldOut, Interval, Section, Split};

@@ -1,0 +1,687 @@
+//! Scoring generated bump images (our rule; the papers never publish theirs).
+//!
+//! Steps, each constant in [`ScoreConfig`]:
+//! 1. Map pixels to `[0, 1]` (clamped) and apply the polarity so the bump is bright: `w`
+//!    (non-finite pixels get `w = 0`, no bump intensity). Subtract the median (background) and take the amplitude `A = max w`.
+//! 2. If `A < min_amplitude` the count is 0.
+//! 3. Count bumps two ways: (a, canonical) 8-connected components of `{w ≥ f·A}` with at least
+//!    `min_area` pixels; (b) local maxima `≥ f·A` after non-maximum suppression at `nms_radius`.
+//! 4. Centre: intensity-weighted centroid of `w` over the single component, optionally refined by a
+//!    5-parameter Gaussian least-squares fit (μx, μy, σ, amplitude, offset) on a small window.
+//! 5. Correct iff count = 1 and `|x̂ − μx| ≤ τ` and `|ŷ − μy| ≤ τ` (also reported at `tight_tolerance`).
+//! 6. [`ScoreReport`] aggregates a batch.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::render::Polarity;
+
+/// Every constant of the scoring rule.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ScoreConfig {
+    /// Polarity the images were rendered with (dark-on-bright is inverted). Default dark on bright.
+    pub polarity: Polarity,
+    /// Value range of the images; `range.0 → 0`, `range.1 → 1`. Default (−1, 1).
+    pub range: (f32, f32),
+    /// Per-axis tolerance τ in pixels. Default 1.0.
+    pub tolerance: f64,
+    /// Second, tighter tolerance also reported. Default 0.5.
+    pub tight_tolerance: f64,
+    /// Minimum amplitude A (in `[0, 1]` units above the median) for any bump. Default 0.3.
+    pub min_amplitude: f64,
+    /// Threshold as a fraction f of A for components and peaks. Default 0.5.
+    pub threshold_fraction: f64,
+    /// Minimum component area in pixels. Default 1 (a σ = 0.5 bump at an integer centre has area 1).
+    pub min_area: usize,
+    /// Non-maximum-suppression radius in pixels for the peak count (≈ 2σ). Default 2.0.
+    pub nms_radius: f64,
+    /// Refine the centroid with a Gaussian least-squares fit. Default true.
+    pub refine: bool,
+    /// Half-width r of the (2r+1)² fit window around the brightest pixel. Default 4 (9×9).
+    pub fit_half_window: usize,
+    /// Maximum Levenberg–Marquardt iterations. Default 50.
+    pub fit_max_iterations: usize,
+    /// A fit that moves the centre further than this (pixels) from the centroid is rejected and the
+    /// centroid kept. Default 1.5.
+    pub fit_max_shift: f64,
+}
+
+impl Default for ScoreConfig {
+    fn default() -> Self {
+        Self {
+            polarity: Polarity::DarkOnBright,
+            range: (-1.0, 1.0),
+            tolerance: 1.0,
+            tight_tolerance: 0.5,
+            min_amplitude: 0.3,
+            threshold_fraction: 0.5,
+            min_area: 1,
+            nms_radius: 2.0,
+            refine: true,
+            fit_half_window: 4,
+            fit_max_iterations: 50,
+            fit_max_shift: 1.5,
+        }
+    }
+}
+
+impl ScoreConfig {
+    /// Default config with the NMS radius set to 2σ for bumps of width σ.
+    pub fn for_sigma(sigma: f64) -> Self {
+        Self::default().with_nms_radius(2.0 * sigma)
+    }
+    /// Sets the polarity.
+    pub fn with_polarity(mut self, p: Polarity) -> Self {
+        self.polarity = p;
+        self
+    }
+    /// Sets the value range.
+    pub fn with_range(mut self, lo: f32, hi: f32) -> Self {
+        self.range = (lo, hi);
+        self
+    }
+    /// Sets τ.
+    pub fn with_tolerance(mut self, t: f64) -> Self {
+        self.tolerance = t;
+        self
+    }
+    /// Sets the tight tolerance.
+    pub fn with_tight_tolerance(mut self, t: f64) -> Self {
+        self.tight_tolerance = t;
+        self
+    }
+    /// Sets the minimum amplitude.
+    pub fn with_min_amplitude(mut self, a: f64) -> Self {
+        self.min_amplitude = a;
+        self
+    }
+    /// Sets the threshold fraction.
+    pub fn with_threshold_fraction(mut self, f: f64) -> Self {
+        self.threshold_fraction = f;
+        self
+    }
+    /// Sets the minimum component area.
+    pub fn with_min_area(mut self, a: usize) -> Self {
+        self.min_area = a;
+        self
+    }
+    /// Sets the NMS radius.
+    pub fn with_nms_radius(mut self, r: f64) -> Self {
+        self.nms_radius = r;
+        self
+    }
+    /// Turns the Gaussian refinement on or off.
+    pub fn with_refine(mut self, refine: bool) -> Self {
+        self.refine = refine;
+        self
+    }
+    /// Sets the fit window half-width.
+    pub fn with_fit_half_window(mut self, r: usize) -> Self {
+        self.fit_half_window = r;
+        self
+    }
+
+    /// Checks every constant.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::InvalidArgument(m));
+        let (lo, hi) = self.range;
+        if !(lo.is_finite() && hi.is_finite()) || lo == hi {
+            return bad(format!(
+                "score range must be finite with lo != hi, got ({lo}, {hi})"
+            ));
+        }
+        for (name, v) in [
+            ("tolerance", self.tolerance),
+            ("tight_tolerance", self.tight_tolerance),
+            ("nms_radius", self.nms_radius),
+            ("fit_max_shift", self.fit_max_shift),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return bad(format!("{name} must be finite and >= 0, got {v}"));
+            }
+        }
+        if !(self.min_amplitude.is_finite() && self.min_amplitude >= 0.0) {
+            return bad(format!(
+                "min_amplitude must be finite and >= 0, got {}",
+                self.min_amplitude
+            ));
+        }
+        if !(self.threshold_fraction > 0.0 && self.threshold_fraction <= 1.0) {
+            return bad(format!(
+                "threshold_fraction must lie in (0, 1], got {}",
+                self.threshold_fraction
+            ));
+        }
+        if self.min_area == 0 {
+            return bad("min_area must be >= 1".into());
+        }
+        if self.refine && self.fit_half_window == 0 {
+            return bad("fit_half_window must be >= 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// Outcome class of one image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FailureClass {
+    /// No bump (count 0).
+    Empty,
+    /// More than one bump (count ≥ 2).
+    MultiBump,
+    /// One bump, outside the tolerance on at least one axis.
+    SingleWrong,
+    /// One bump within the tolerance on both axes.
+    Correct,
+}
+
+/// Score of one image.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ImageScore {
+    /// Canonical count: connected components (rule 3a).
+    pub count: usize,
+    /// Peak count after non-maximum suppression (rule 3b).
+    pub count_peaks: usize,
+    /// Amplitude A above the median background, in `[0, 1]` units.
+    pub amplitude: f64,
+    /// Estimated centre `[x̂, ŷ]` (pixels) when `count == 1`.
+    pub centre: Option<[f64; 2]>,
+    /// Whether the centre comes from an accepted Gaussian fit (else the centroid).
+    pub refined: bool,
+    /// Signed errors `[x̂ − μx, ŷ − μy]` when `count == 1`.
+    pub error: Option<[f64; 2]>,
+    /// Correct at τ.
+    pub correct: bool,
+    /// Correct at the tight tolerance.
+    pub correct_tight: bool,
+    /// `count == 1` and `|x̂ − μx| ≤ τ`.
+    pub x_ok: bool,
+    /// `count == 1` and `|ŷ − μy| ≤ τ`.
+    pub y_ok: bool,
+    /// Outcome class.
+    pub failure: FailureClass,
+}
+
+/// Aggregate over a batch. Rates are fractions in `[0, 1]`; `*_single` fields are over single-bump
+/// images and `None` when there are none; mean errors are over single-bump images.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreReport {
+    /// Images scored.
+    pub count: usize,
+    /// Images with exactly one bump.
+    pub single_count: usize,
+    /// Correct / all.
+    pub accuracy: f64,
+    /// x_ok / all.
+    pub acc_x: f64,
+    /// y_ok / all.
+    pub acc_y: f64,
+    /// Correct / single-bump.
+    pub accuracy_single: Option<f64>,
+    /// x_ok / single-bump.
+    pub acc_x_single: Option<f64>,
+    /// y_ok / single-bump.
+    pub acc_y_single: Option<f64>,
+    /// Correct at the tight tolerance / all.
+    pub accuracy_tight: f64,
+    /// Multi-bump / all.
+    pub multi_bump_rate: f64,
+    /// Empty / all.
+    pub empty_rate: f64,
+    /// Single-but-wrong / all.
+    pub single_wrong_rate: f64,
+    /// Mean |x̂ − μx| over single-bump images.
+    pub mean_abs_dx: Option<f64>,
+    /// Mean |ŷ − μy| over single-bump images.
+    pub mean_abs_dy: Option<f64>,
+    /// Per-image scores, in input order.
+    pub per_image: Vec<ImageScore>,
+}
+
+impl ScoreReport {
+    /// Aggregates per-image scores.
+    pub fn from_scores(per_image: Vec<ImageScore>) -> Self {
+        let count = per_image.len();
+        let frac = |k: usize, d: usize| if d == 0 { 0.0 } else { k as f64 / d as f64 };
+        let opt = |k: usize, d: usize| (d > 0).then(|| k as f64 / d as f64);
+        let n_if = |f: &dyn Fn(&ImageScore) -> bool| per_image.iter().filter(|s| f(s)).count();
+        let single = n_if(&|s| s.count == 1);
+        let correct = n_if(&|s| s.correct);
+        let xo = n_if(&|s| s.x_ok);
+        let yo = n_if(&|s| s.y_ok);
+        let errs: Vec<[f64; 2]> = per_image.iter().filter_map(|s| s.error).collect();
+        let mean = |a: usize| {
+            (!errs.is_empty())
+                .then(|| errs.iter().map(|e| e[a].abs()).sum::<f64>() / errs.len() as f64)
+        };
+        Self {
+            count,
+            single_count: single,
+            accuracy: frac(correct, count),
+            acc_x: frac(xo, count),
+            acc_y: frac(yo, count),
+            accuracy_single: opt(correct, single),
+            acc_x_single: opt(xo, single),
+            acc_y_single: opt(yo, single),
+            accuracy_tight: frac(n_if(&|s| s.correct_tight), count),
+            multi_bump_rate: frac(n_if(&|s| s.failure == FailureClass::MultiBump), count),
+            empty_rate: frac(n_if(&|s| s.failure == FailureClass::Empty), count),
+            single_wrong_rate: frac(n_if(&|s| s.failure == FailureClass::SingleWrong), count),
+            mean_abs_dx: mean(0),
+            mean_abs_dy: mean(1),
+            per_image,
+        }
+    }
+}
+
+/// One 8-connected component of the thresholded image.
+#[derive(Debug, Clone, Copy)]
+struct Component {
+    area: usize,
+    sum_w: f64,
+    sum_wx: f64,
+    sum_wy: f64,
+    peak: usize,
+}
+
+/// Reusable buffers so batch scoring allocates once.
+#[derive(Debug, Default)]
+struct Scratch {
+    w: Vec<f64>,
+    sorted: Vec<f64>,
+    label: Vec<u32>,
+    stack: Vec<usize>,
+}
+
+/// Scores one image against its target centre `[μx, μy]` (image pixel coordinates).
+///
+/// # Shapes
+/// `img`: `[N, N]` row-major.
+pub fn score_image(
+    img: &[f32],
+    n: usize,
+    target: [f32; 2],
+    cfg: &ScoreConfig,
+) -> Result<ImageScore> {
+    cfg.validate()?;
+    check_image_args(img.len(), n, 1)?;
+    check_targets(&[target])?;
+    Ok(score_one(img, n, target, cfg, &mut Scratch::default()))
+}
+
+/// Scores a batch of images against their targets and aggregates.
+///
+/// # Shapes
+/// `images`: `[B, N, N]` row-major; `targets`: `[B]` of `[μx, μy]`.
+pub fn score_batch(
+    images: &[f32],
+    n: usize,
+    targets: &[[f32; 2]],
+    cfg: &ScoreConfig,
+) -> Result<ScoreReport> {
+    cfg.validate()?;
+    check_image_args(images.len(), n, targets.len())?;
+    check_targets(targets)?;
+    let mut scratch = Scratch::default();
+    let per_image = images
+        .chunks_exact(n * n)
+        .zip(targets)
+        .map(|(img, &t)| score_one(img, n, t, cfg, &mut scratch))
+        .collect();
+    Ok(ScoreReport::from_scores(per_image))
+}
+
+fn check_image_args(values: usize, n: usize, count: usize) -> Result<()> {
+    if n == 0 {
+        return Err(Error::ZeroSize);
+    }
+    if values != count * n * n {
+        return Err(Error::ShapeMismatch(format!(
+            "{values} image values for {count} images of {n}×{n}"
+        )));
+    }
+    Ok(())
+}
+
+fn check_targets(targets: &[[f32; 2]]) -> Result<()> {
+    match targets
+        .iter()
+        .position(|t| !(t[0].is_finite() && t[1].is_finite()))
+    {
+        Some(index) => Err(Error::NonFiniteCentre {
+            index,
+            x: targets[index][0] as f64,
+            y: targets[index][1] as f64,
+        }),
+        None => Ok(()),
+    }
+}
+
+fn score_one(
+    img: &[f32],
+    n: usize,
+    target: [f32; 2],
+    cfg: &ScoreConfig,
+    s: &mut Scratch,
+) -> ImageScore {
+    // Step 1: [0, 1], polarity, background, amplitude.
+    let (lo, hi) = (cfg.range.0 as f64, cfg.range.1 as f64);
+    s.w.clear();
+    s.w.extend(img.iter().map(|&u| {
+        if !u.is_finite() {
+            // Non-finite pixels carry no bump intensity.
+            return 0.0;
+        }
+        let v = ((u as f64 - lo) / (hi - lo)).clamp(0.0, 1.0);
+        match cfg.polarity {
+            Polarity::DarkOnBright => 1.0 - v,
+            Polarity::BrightOnDark => v,
+        }
+    }));
+    let background = median(&s.w, &mut s.sorted);
+    s.w.iter_mut().for_each(|v| *v -= background);
+    let amplitude = s.w.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+
+    let mut score = ImageScore {
+        count: 0,
+        count_peaks: 0,
+        amplitude,
+        centre: None,
+        refined: false,
+        error: None,
+        correct: false,
+        correct_tight: false,
+        x_ok: false,
+        y_ok: false,
+        failure: FailureClass::Empty,
+    };
+    // Step 2.
+    if amplitude.is_nan() || amplitude < cfg.min_amplitude || amplitude <= 0.0 {
+        return score;
+    }
+    let thr = cfg.threshold_fraction * amplitude;
+
+    // Step 3a: components; 3b: peaks.
+    let comps = components(&s.w, n, thr, cfg.min_area, &mut s.label, &mut s.stack);
+    score.count = comps.len();
+    score.count_peaks = count_peaks(&s.w, n, thr, cfg.nms_radius);
+
+    score.failure = match score.count {
+        0 => FailureClass::Empty,
+        1 => FailureClass::SingleWrong,
+        _ => FailureClass::MultiBump,
+    };
+    if score.count != 1 {
+        return score;
+    }
+    // Step 4: centroid, optional refinement.
+    let c = comps[0];
+    let centroid = [c.sum_wx / c.sum_w, c.sum_wy / c.sum_w];
+    let mut centre = centroid;
+    if cfg.refine {
+        let sigma0 = (c.area as f64 / (2.0 * std::f64::consts::PI * std::f64::consts::LN_2))
+            .sqrt()
+            .max(0.3);
+        if let Some(fit) = fit_gaussian(&s.w, n, c.peak, centroid, sigma0, amplitude, cfg) {
+            let shift = ((fit[0] - centroid[0]).powi(2) + (fit[1] - centroid[1]).powi(2)).sqrt();
+            if shift <= cfg.fit_max_shift {
+                centre = fit;
+                score.refined = true;
+            }
+        }
+    }
+    // Step 5.
+    let err = [centre[0] - target[0] as f64, centre[1] - target[1] as f64];
+    score.centre = Some(centre);
+    score.error = Some(err);
+    score.x_ok = err[0].abs() <= cfg.tolerance;
+    score.y_ok = err[1].abs() <= cfg.tolerance;
+    score.correct = score.x_ok && score.y_ok;
+    score.correct_tight =
+        err[0].abs() <= cfg.tight_tolerance && err[1].abs() <= cfg.tight_tolerance;
+    score.failure = if score.correct {
+        FailureClass::Correct
+    } else {
+        FailureClass::SingleWrong
+    };
+    score
+}
+
+/// Median (mean of the two middle values for even counts).
+fn median(w: &[f64], buf: &mut Vec<f64>) -> f64 {
+    buf.clear();
+    buf.extend_from_slice(w);
+    let m = buf.len() / 2;
+    let (lower, upper, _) = buf.select_nth_unstable_by(m, f64::total_cmp);
+    let upper = *upper;
+    if w.len() % 2 == 1 {
+        upper
+    } else {
+        let lower_max = lower.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        0.5 * (lower_max + upper)
+    }
+}
+
+/// 8-connected components of `{w ≥ thr}` with area ≥ `min_area`.
+fn components(
+    w: &[f64],
+    n: usize,
+    thr: f64,
+    min_area: usize,
+    label: &mut Vec<u32>,
+    stack: &mut Vec<usize>,
+) -> Vec<Component> {
+    label.clear();
+    label.resize(w.len(), 0);
+    let mut out = Vec::new();
+    let mut next = 0u32;
+    for start in 0..w.len() {
+        if label[start] != 0 || w[start] < thr {
+            continue;
+        }
+        next += 1;
+        label[start] = next;
+        stack.clear();
+        stack.push(start);
+        let mut c = Component {
+            area: 0,
+            sum_w: 0.0,
+            sum_wx: 0.0,
+            sum_wy: 0.0,
+            peak: start,
+        };
+        while let Some(p) = stack.pop() {
+            let (x, y) = (p % n, p / n);
+            c.area += 1;
+            c.sum_w += w[p];
+            c.sum_wx += w[p] * x as f64;
+            c.sum_wy += w[p] * y as f64;
+            if w[p] > w[c.peak] {
+                c.peak = p;
+            }
+            for ny in y.saturating_sub(1)..(y + 2).min(n) {
+                for nx in x.saturating_sub(1)..(x + 2).min(n) {
+                    let q = ny * n + nx;
+                    if label[q] == 0 && w[q] >= thr {
+                        label[q] = next;
+                        stack.push(q);
+                    }
+                }
+            }
+        }
+        if c.area >= min_area {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Local maxima ≥ `thr` (ties broken in raster order so a plateau yields one peak), then greedy
+/// non-maximum suppression: a peak closer than `radius` to a stronger kept peak is dropped.
+fn count_peaks(w: &[f64], n: usize, thr: f64, radius: f64) -> usize {
+    let mut peaks: Vec<(f64, usize)> = Vec::new();
+    for p in 0..w.len() {
+        let v = w[p];
+        if v < thr {
+            continue;
+        }
+        let (x, y) = (p % n, p / n);
+        let mut is_max = true;
+        'nb: for ny in y.saturating_sub(1)..(y + 2).min(n) {
+            for nx in x.saturating_sub(1)..(x + 2).min(n) {
+                let q = ny * n + nx;
+                // Earlier neighbours must be strictly lower, later ones not higher.
+                if (q < p && w[q] >= v) || (q > p && w[q] > v) {
+                    is_max = false;
+                    break 'nb;
+                }
+            }
+        }
+        if is_max {
+            peaks.push((v, p));
+        }
+    }
+    peaks.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut kept: Vec<(f64, f64)> = Vec::new();
+    for &(_, p) in &peaks {
+        let (x, y) = ((p % n) as f64, (p / n) as f64);
+        if kept
+            .iter()
+            .all(|&(kx, ky)| ((kx - x).powi(2) + (ky - y).powi(2)).sqrt() >= radius)
+        {
+            kept.push((x, y));
+        }
+    }
+    kept.len()
+}
+
+/// Levenberg–Marquardt fit of `a·exp(−((x−μx)² + (y−μy)²)/(2s²)) + c` to `w` on the window of
+/// half-width `cfg.fit_half_window` around `peak` (clipped to the image). Returns `[μx, μy]`, or
+/// `None` when the fit fails (too few pixels, singular system, non-finite or degenerate result).
+fn fit_gaussian(
+    w: &[f64],
+    n: usize,
+    peak: usize,
+    start: [f64; 2],
+    sigma0: f64,
+    amp0: f64,
+    cfg: &ScoreConfig,
+) -> Option<[f64; 2]> {
+    let r = cfg.fit_half_window;
+    let (px, py) = (peak % n, peak / n);
+    let (x0, x1) = (px.saturating_sub(r), (px + r + 1).min(n));
+    let (y0, y1) = (py.saturating_sub(r), (py + r + 1).min(n));
+    let pts: Vec<(f64, f64, f64)> = (y0..y1)
+        .flat_map(|y| (x0..x1).map(move |x| (x as f64, y as f64, w[y * n + x])))
+        .collect();
+    if pts.len() < 6 {
+        return None;
+    }
+    let cost_of = |p: &[f64; 5]| -> f64 {
+        pts.iter()
+            .map(|&(x, y, v)| {
+                let r2 = (x - p[0]).powi(2) + (y - p[1]).powi(2);
+                let f = p[3] * (-r2 / (2.0 * p[2] * p[2])).exp() + p[4];
+                (f - v).powi(2)
+            })
+            .sum()
+    };
+    let mut p = [start[0], start[1], sigma0, amp0, 0.0];
+    let mut cost = cost_of(&p);
+    let mut lambda = 1e-3;
+    for _ in 0..cfg.fit_max_iterations {
+        // Normal equations JᵀJ δ = −Jᵀr of the residuals r = f − w.
+        let mut jtj = [[0.0f64; 5]; 5];
+        let mut jtr = [0.0f64; 5];
+        for &(x, y, v) in &pts {
+            let (dx, dy) = (x - p[0], y - p[1]);
+            let r2 = dx * dx + dy * dy;
+            let s2 = p[2] * p[2];
+            let e = (-r2 / (2.0 * s2)).exp();
+            let res = p[3] * e + p[4] - v;
+            let j = [
+                p[3] * e * dx / s2,
+                p[3] * e * dy / s2,
+                p[3] * e * r2 / (s2 * p[2]),
+                e,
+                1.0,
+            ];
+            for a in 0..5 {
+                jtr[a] += j[a] * res;
+                for b in 0..5 {
+                    jtj[a][b] += j[a] * j[b];
+                }
+            }
+        }
+        let mut improved = false;
+        for _ in 0..10 {
+            let mut m = jtj;
+            for (a, row) in m.iter_mut().enumerate() {
+                row[a] += lambda * jtj[a][a].max(1e-12);
+            }
+            let rhs = jtr.map(|v| -v);
+            let delta = solve_spd5(m, rhs)?;
+            let cand = [
+                p[0] + delta[0],
+                p[1] + delta[1],
+                p[2] + delta[2],
+                p[3] + delta[3],
+                p[4] + delta[4],
+            ];
+            let c = if cand[2] > 0.05 {
+                cost_of(&cand)
+            } else {
+                f64::INFINITY
+            };
+            if c.is_finite() && c <= cost {
+                let step: f64 = delta.iter().map(|d| d * d).sum::<f64>().sqrt();
+                let rel = (cost - c) / cost.max(1e-300);
+                p = cand;
+                cost = c;
+                lambda = (lambda / 3.0).max(1e-12);
+                improved = true;
+                if step < 1e-10 || rel < 1e-14 {
+                    return valid_fit(&p);
+                }
+                break;
+            }
+            lambda *= 4.0;
+        }
+        if !improved {
+            break;
+        }
+    }
+    valid_fit(&p)
+}
+
+fn valid_fit(p: &[f64; 5]) -> Option<[f64; 2]> {
+    (p.iter().all(|v| v.is_finite()) && p[2] > 0.05 && p[3] > 0.0).then_some([p[0], p[1]])
+}
+
+/// Solves the 5×5 symmetric positive-definite system `m·x = b` by Cholesky (a 25-entry system
+/// inside the per-image fit loop; a general linear-algebra crate would cost far more than it saves).
+fn solve_spd5(m: [[f64; 5]; 5], b: [f64; 5]) -> Option<[f64; 5]> {
+    let mut l = [[0.0f64; 5]; 5];
+    for i in 0..5 {
+        for j in 0..=i {
+            let s = m[i][j] - (0..j).map(|k| l[i][k] * l[j][k]).sum::<f64>();
+            if i == j {
+                if s.is_nan() || s <= 0.0 {
+                    return None;
+                }
+                l[i][i] = s.sqrt();
+            } else {
+                l[i][j] = s / l[j][j];
+            }
+        }
+    }
+    let mut y = [0.0f64; 5];
+    for i in 0..5 {
+        y[i] = (b[i] - (0..i).map(|k| l[i][k] * y[k]).sum::<f64>()) / l[i][i];
+    }
+    let mut x = [0.0f64; 5];
+    for i in (0..5).rev() {
+        x[i] = (y[i] - (i + 1..5).map(|k| l[k][i] * x[k]).sum::<f64>()) / l[i][i];
+    }
+    x.iter().all(|v| v.is_finite()).then_some(x)
+}
