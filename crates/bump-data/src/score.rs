@@ -44,6 +44,9 @@ pub struct ScoreConfig {
     /// A fit that moves the centre further than this (pixels) from the centroid is rejected and the
     /// centroid kept. Default 1.5.
     pub fit_max_shift: f64,
+    /// Score on a torus of period N (for periodic-boundary datasets): components, peaks and the fit
+    /// wrap around the edges, and errors use minimum-image differences. Default false.
+    pub periodic: bool,
 }
 
 impl Default for ScoreConfig {
@@ -61,6 +64,7 @@ impl Default for ScoreConfig {
             fit_half_window: 4,
             fit_max_iterations: 50,
             fit_max_shift: 1.5,
+            periodic: false,
         }
     }
 }
@@ -113,6 +117,11 @@ impl ScoreConfig {
     /// Turns the Gaussian refinement on or off.
     pub fn with_refine(mut self, refine: bool) -> Self {
         self.refine = refine;
+        self
+    }
+    /// Turns periodic (torus) scoring on or off.
+    pub fn with_periodic(mut self, periodic: bool) -> Self {
+        self.periodic = periodic;
         self
     }
     /// Sets the fit window half-width.
@@ -402,9 +411,9 @@ fn score_one(
     let thr = cfg.threshold_fraction * amplitude;
 
     // Step 3a: components; 3b: peaks.
-    let comps = components(&s.w, n, thr, cfg.min_area, &mut s.label, &mut s.stack);
+    let comps = components(&s.w, n, thr, cfg, &mut s.label, &mut s.stack);
     score.count = comps.len();
-    score.count_peaks = count_peaks(&s.w, n, thr, cfg.nms_radius);
+    score.count_peaks = count_peaks(&s.w, n, thr, cfg.nms_radius, cfg.periodic);
 
     score.failure = match score.count {
         0 => FailureClass::Empty,
@@ -423,7 +432,11 @@ fn score_one(
             .sqrt()
             .max(0.3);
         if let Some(fit) = fit_gaussian(&s.w, n, c.peak, centroid, sigma0, amplitude, cfg) {
-            let shift = ((fit[0] - centroid[0]).powi(2) + (fit[1] - centroid[1]).powi(2)).sqrt();
+            let d = [
+                axis_diff(fit[0], centroid[0], n, cfg.periodic),
+                axis_diff(fit[1], centroid[1], n, cfg.periodic),
+            ];
+            let shift = (d[0] * d[0] + d[1] * d[1]).sqrt();
             if shift <= cfg.fit_max_shift {
                 centre = fit;
                 score.refined = true;
@@ -431,7 +444,23 @@ fn score_one(
         }
     }
     // Step 5.
-    let err = [centre[0] - target[0] as f64, centre[1] - target[1] as f64];
+    if cfg.periodic {
+        // Report the centre inside [0, N).
+        let p = n as f64;
+        // rem_euclid of a tiny negative value rounds to p itself; fold that back to 0.
+        centre = centre.map(|v| {
+            let r = v.rem_euclid(p);
+            if r >= p {
+                0.0
+            } else {
+                r
+            }
+        });
+    }
+    let err = [
+        axis_diff(centre[0], target[0] as f64, n, cfg.periodic),
+        axis_diff(centre[1], target[1] as f64, n, cfg.periodic),
+    ];
     score.centre = Some(centre);
     score.error = Some(err);
     score.x_ok = err[0].abs() <= cfg.tolerance;
@@ -462,12 +491,43 @@ fn median(w: &[f64], buf: &mut Vec<f64>) -> f64 {
     }
 }
 
-/// 8-connected components of `{w ≥ thr}` with area ≥ `min_area`.
+/// `a − b`, as the minimum-image difference on a torus of period `n` when `periodic`.
+fn axis_diff(a: f64, b: f64, n: usize, periodic: bool) -> f64 {
+    let d = a - b;
+    if periodic {
+        let p = n as f64;
+        d - p * (d / p).round()
+    } else {
+        d
+    }
+}
+
+/// The 8 neighbours of pixel `p` (fewer at the border unless `periodic`, where they wrap).
+fn neighbours(p: usize, n: usize, periodic: bool) -> impl Iterator<Item = usize> {
+    let (x, y) = ((p % n) as isize, (p / n) as isize);
+    let ni = n as isize;
+    (-1isize..=1)
+        .flat_map(move |dy| (-1isize..=1).map(move |dx| (x + dx, y + dy)))
+        .filter_map(move |(qx, qy)| {
+            let (qx, qy) = if periodic {
+                (qx.rem_euclid(ni), qy.rem_euclid(ni))
+            } else if qx < 0 || qy < 0 || qx >= ni || qy >= ni {
+                return None;
+            } else {
+                (qx, qy)
+            };
+            let q = (qy * ni + qx) as usize;
+            (q != p).then_some(q)
+        })
+}
+
+/// 8-connected components of `{w ≥ thr}` with area ≥ `cfg.min_area`. When periodic, pixel
+/// coordinates are unwrapped relative to each component's first pixel before the centroid sums.
 fn components(
     w: &[f64],
     n: usize,
     thr: f64,
-    min_area: usize,
+    cfg: &ScoreConfig,
     label: &mut Vec<u32>,
     stack: &mut Vec<usize>,
 ) -> Vec<Component> {
@@ -483,6 +543,7 @@ fn components(
         label[start] = next;
         stack.clear();
         stack.push(start);
+        let reference = [(start % n) as f64, (start / n) as f64];
         let mut c = Component {
             area: 0,
             sum_w: 0.0,
@@ -491,25 +552,24 @@ fn components(
             peak: start,
         };
         while let Some(p) = stack.pop() {
-            let (x, y) = (p % n, p / n);
+            let (x, y) = ((p % n) as f64, (p / n) as f64);
+            let ux = reference[0] + axis_diff(x, reference[0], n, cfg.periodic);
+            let uy = reference[1] + axis_diff(y, reference[1], n, cfg.periodic);
             c.area += 1;
             c.sum_w += w[p];
-            c.sum_wx += w[p] * x as f64;
-            c.sum_wy += w[p] * y as f64;
+            c.sum_wx += w[p] * ux;
+            c.sum_wy += w[p] * uy;
             if w[p] > w[c.peak] {
                 c.peak = p;
             }
-            for ny in y.saturating_sub(1)..(y + 2).min(n) {
-                for nx in x.saturating_sub(1)..(x + 2).min(n) {
-                    let q = ny * n + nx;
-                    if label[q] == 0 && w[q] >= thr {
-                        label[q] = next;
-                        stack.push(q);
-                    }
+            for q in neighbours(p, n, cfg.periodic) {
+                if label[q] == 0 && w[q] >= thr {
+                    label[q] = next;
+                    stack.push(q);
                 }
             }
         }
-        if c.area >= min_area {
+        if c.area >= cfg.min_area {
             out.push(c);
         }
     }
@@ -518,25 +578,14 @@ fn components(
 
 /// Local maxima ≥ `thr` (ties broken in raster order so a plateau yields one peak), then greedy
 /// non-maximum suppression: a peak closer than `radius` to a stronger kept peak is dropped.
-fn count_peaks(w: &[f64], n: usize, thr: f64, radius: f64) -> usize {
+fn count_peaks(w: &[f64], n: usize, thr: f64, radius: f64, periodic: bool) -> usize {
     let mut peaks: Vec<(f64, usize)> = Vec::new();
-    for p in 0..w.len() {
-        let v = w[p];
+    for (p, &v) in w.iter().enumerate() {
         if v < thr {
             continue;
         }
-        let (x, y) = (p % n, p / n);
-        let mut is_max = true;
-        'nb: for ny in y.saturating_sub(1)..(y + 2).min(n) {
-            for nx in x.saturating_sub(1)..(x + 2).min(n) {
-                let q = ny * n + nx;
-                // Earlier neighbours must be strictly lower, later ones not higher.
-                if (q < p && w[q] >= v) || (q > p && w[q] > v) {
-                    is_max = false;
-                    break 'nb;
-                }
-            }
-        }
+        // Earlier neighbours must be strictly lower, later ones not higher.
+        let is_max = neighbours(p, n, periodic).all(|q| if q < p { w[q] < v } else { w[q] <= v });
         if is_max {
             peaks.push((v, p));
         }
@@ -545,10 +594,10 @@ fn count_peaks(w: &[f64], n: usize, thr: f64, radius: f64) -> usize {
     let mut kept: Vec<(f64, f64)> = Vec::new();
     for &(_, p) in &peaks {
         let (x, y) = ((p % n) as f64, (p / n) as f64);
-        if kept
-            .iter()
-            .all(|&(kx, ky)| ((kx - x).powi(2) + (ky - y).powi(2)).sqrt() >= radius)
-        {
+        if kept.iter().all(|&(kx, ky)| {
+            let (dx, dy) = (axis_diff(kx, x, n, periodic), axis_diff(ky, y, n, periodic));
+            (dx * dx + dy * dy).sqrt() >= radius
+        }) {
             kept.push((x, y));
         }
     }
@@ -567,13 +616,36 @@ fn fit_gaussian(
     amp0: f64,
     cfg: &ScoreConfig,
 ) -> Option<[f64; 2]> {
-    let r = cfg.fit_half_window;
+    // On a torus the window must not overlap itself.
+    let r = if cfg.periodic {
+        cfg.fit_half_window.min(n.saturating_sub(1) / 2)
+    } else {
+        cfg.fit_half_window
+    };
     let (px, py) = (peak % n, peak / n);
-    let (x0, x1) = (px.saturating_sub(r), (px + r + 1).min(n));
-    let (y0, y1) = (py.saturating_sub(r), (py + r + 1).min(n));
-    let pts: Vec<(f64, f64, f64)> = (y0..y1)
-        .flat_map(|y| (x0..x1).map(move |x| (x as f64, y as f64, w[y * n + x])))
+    let window = |c: usize| -> Vec<(f64, usize)> {
+        // (unwrapped coordinate, pixel index) along one axis; clipped or wrapped at the border.
+        let (c, r, ni) = (c as isize, r as isize, n as isize);
+        (c - r..=c + r)
+            .filter_map(|v| {
+                if cfg.periodic {
+                    Some((v as f64, v.rem_euclid(ni) as usize))
+                } else {
+                    (v >= 0 && v < ni).then_some((v as f64, v as usize))
+                }
+            })
+            .collect()
+    };
+    let (wx, wy) = (window(px), window(py));
+    let pts: Vec<(f64, f64, f64)> = wy
+        .iter()
+        .flat_map(|&(y, iy)| wx.iter().map(move |&(x, ix)| (x, y, w[iy * n + ix])))
         .collect();
+    // Start from the centroid expressed in the window's unwrapped coordinates.
+    let start = [
+        px as f64 + axis_diff(start[0], px as f64, n, cfg.periodic),
+        py as f64 + axis_diff(start[1], py as f64, n, cfg.periodic),
+    ];
     if pts.len() < 6 {
         return None;
     }

@@ -266,3 +266,48 @@ fn scorer_rejects_bad_input() {
     let s = score_image(&img, 32, [8.0, 8.0], &sc).unwrap();
     assert_eq!(s.count, 1);
 }
+
+#[test]
+fn periodic_scoring_wraps_around_the_border() {
+    for sigma in [0.5, 1.0, 2.0] {
+        let cfg = RenderConfig::default()
+            .with_sigma(sigma)
+            .with_periodic(true);
+        for c in [
+            [0.3, 31.6],
+            [31.8, 0.0],
+            [15.5, 31.9],
+            [0.0, 0.0],
+            [16.2, 8.7],
+        ] {
+            let img = render_image(&cfg, Pattern::Bump, c).unwrap();
+            let t = [c[0] as f32, c[1] as f32];
+            let sc = ScoreConfig::for_sigma(sigma).with_periodic(true);
+            let s = score_image(&img, 32, t, &sc).unwrap();
+            assert_eq!(
+                (s.count, s.count_peaks),
+                (1, 1),
+                "sigma {sigma} {c:?}: {s:?}"
+            );
+            let e = s.error.unwrap();
+            assert!(
+                e[0].abs() <= 0.05 && e[1].abs() <= 0.05,
+                "sigma {sigma} {c:?}: {e:?}"
+            );
+            let centre = s.centre.unwrap();
+            assert!(centre.iter().all(|v| (0.0..32.0).contains(v)), "{centre:?}");
+            assert!(s.correct);
+        }
+    }
+    // A bump straddling the corner is 4 pieces without the torus and one bump with it.
+    let cfg = RenderConfig::default().with_sigma(1.5).with_periodic(true);
+    let img = render_image(&cfg, Pattern::Bump, [31.5, 31.5]).unwrap();
+    let flat = score_image(&img, 32, [31.5, 31.5], &ScoreConfig::default()).unwrap();
+    assert_eq!(flat.count, 4);
+    assert_eq!(flat.failure, FailureClass::MultiBump);
+    // Minimum-image error: centre 31.5 vs target 0.2 is x̂ − μx = −0.7 px on the torus.
+    let sc = ScoreConfig::default().with_periodic(true);
+    let s = score_image(&img, 32, [0.2, 31.5], &sc).unwrap();
+    assert!((s.error.unwrap()[0] + 0.7).abs() < 1e-3, "{s:?}");
+    assert!(s.correct && !s.correct_tight);
+}
