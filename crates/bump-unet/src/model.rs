@@ -486,10 +486,13 @@ impl UNet {
                 None
             };
             up.push(Level { res, attn });
-            if l > 0 {
-                upsample.push(Conv::new(&pl.pp("upsample"), c, c, 3, 1)?);
-            }
+            // The conv after the ×2 upsampling also reduces to the next level's width, so the
+            // most expensive (full-resolution) convs run on the narrow width.
             c_prev = c;
+            if l > 0 {
+                c_prev = cfg.level_channels(l - 1);
+                upsample.push(Conv::new(&pl.pp("upsample"), c, c_prev, 3, 1)?);
+            }
         }
         let out_norm = Norm::new(&pb.pp("out.norm"), c_prev, cfg.norm_groups)?;
         let out_conv = Conv::new(&pb.pp("out.conv"), c_prev, cfg.out_channels, 3, 1)?;

@@ -225,9 +225,9 @@ fn parameter_count_matches_closed_form() {
         + conv(16, 16, 3) + res(16, 32) // down1
         + conv(32, 32, 3) + res(32, 32) + attn(32) // down2
         + 2 * res(32, 32) // mid
-        + res(64, 32) + attn(32) + conv(32, 32, 3) // up2
-        + res(64, 32) + conv(32, 32, 3) // up1
-        + res(48, 16) // up0
+        + res(64, 32) + attn(32) + conv(32, 32, 3) // up2, upsample 32 → 32
+        + res(64, 32) + conv(32, 16, 3) // up1, upsample 32 → 16
+        + res(32, 16) // up0
         + norm(16) + conv(16, 1, 3);
     assert_eq!(
         UNet::new(&cfg, 0, &Device::Cpu).unwrap().parameter_count(),
