@@ -213,7 +213,8 @@ impl Dataset {
     /// Image `i` (N² values, row-major), or `None` when out of range.
     pub fn image(&self, i: usize) -> Option<&[f32]> {
         let px = self.image_size();
-        self.images.get(i * px..(i + 1) * px)
+        let start = i.checked_mul(px)?;
+        self.images.get(start..start.checked_add(px)?)
     }
     /// All images, contiguous.
     ///

@@ -14,7 +14,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::render::Polarity;
+use crate::render::{Polarity, RenderConfig};
 
 /// Every constant of the scoring rule.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -73,6 +73,18 @@ impl ScoreConfig {
     /// Default config with the NMS radius set to 2σ for bumps of width σ.
     pub fn for_sigma(sigma: f64) -> Self {
         Self::default().with_nms_radius(2.0 * sigma)
+    }
+    /// Default config matched to how images were rendered: same polarity, range and periodic
+    /// boundary, NMS radius 2·max(σx, σy).
+    pub fn for_render(render: &RenderConfig) -> Self {
+        let (sx, sy) = render.sigma.xy();
+        Self {
+            polarity: render.polarity,
+            range: render.range,
+            periodic: render.periodic,
+            nms_radius: 2.0 * sx.max(sy),
+            ..Self::default()
+        }
     }
     /// Sets the polarity.
     pub fn with_polarity(mut self, p: Polarity) -> Self {

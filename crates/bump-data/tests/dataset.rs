@@ -23,6 +23,7 @@ fn render_stores_images_and_labels() {
     assert_eq!(argmin, 3 * 8 + 5);
     assert_eq!(ds.labels()[3 * 8 + 5], [5.0, 3.0]);
     assert!(ds.image(64).is_none());
+    assert!(ds.image(usize::MAX).is_none());
 }
 
 #[test]

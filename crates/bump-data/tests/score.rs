@@ -282,7 +282,8 @@ fn periodic_scoring_wraps_around_the_border() {
         ] {
             let img = render_image(&cfg, Pattern::Bump, c).unwrap();
             let t = [c[0] as f32, c[1] as f32];
-            let sc = ScoreConfig::for_sigma(sigma).with_periodic(true);
+            let sc = ScoreConfig::for_render(&cfg);
+            assert!(sc.periodic && sc.nms_radius == 2.0 * sigma);
             let s = score_image(&img, 32, t, &sc).unwrap();
             assert_eq!(
                 (s.count, s.count_peaks),
