@@ -9,12 +9,13 @@
 //! Forward `y_b = w · col_b (+ bias)`; backward `dw = Σ_b gy_b · col_bᵀ`,
 //! `dcol_b = wᵀ · gy_b` scattered back by col2im, `db = Σ_b Σ_p gy_b`.
 //! A 1×1, stride-1, unpadded conv skips im2col/col2im altogether.
-//! Work is split over the batch with rayon (one single-threaded gemm per image); a batch smaller
-//! than the thread count lets gemm use the threads instead.
+//! Work is split over the batch on candle's worker pool (one single-threaded gemm per image); a
+//! batch smaller than the thread count lets gemm use rayon threads instead.
 
 use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor};
 use gemm::{gemm, Parallelism};
-use rayon::prelude::*;
+
+use super::par::{fold_indices, for_each_chunk_mut, num_threads};
 
 /// Geometry of one conv2d call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -183,7 +184,7 @@ fn col2im(g: &ConvGeom, col: &[f32], gx: &mut [f32]) {
 
 /// Gemm parallelism inside one image: the threads go to the batch when it can use them.
 fn inner_parallelism(batch: usize) -> Parallelism {
-    let n = rayon::current_num_threads();
+    let n = num_threads();
     if batch >= n || n <= 1 {
         Parallelism::None
     } else {
@@ -199,9 +200,11 @@ pub(crate) fn conv2d_fwd(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f32]
         return y;
     }
     let par = inner_parallelism(g.batch);
-    y.par_chunks_mut(g.out_len()).enumerate().for_each_init(
+    for_each_chunk_mut(
+        &mut y,
+        g.out_len(),
         || vec![0f32; g.col_len()],
-        |col, (bi, yb)| {
+        |bi, yb, col| {
             let xb = &x[bi * g.in_len()..(bi + 1) * g.in_len()];
             let rhs: &[f32] = if g.is_pointwise() {
                 xb
@@ -255,9 +258,11 @@ pub(crate) fn conv2d_grad_input(g: &ConvGeom, gy: &[f32], w: &[f32]) -> Vec<f32>
         return gx;
     }
     let par = inner_parallelism(g.batch);
-    gx.par_chunks_mut(g.in_len()).enumerate().for_each_init(
+    for_each_chunk_mut(
+        &mut gx,
+        g.in_len(),
         || vec![0f32; g.col_len()],
-        |col, (bi, gxb)| {
+        |bi, gxb, col| {
             let gyb = &gy[bi * g.out_len()..(bi + 1) * g.out_len()];
             let dst: *mut f32 = if g.is_pointwise() {
                 gxb.as_mut_ptr()
@@ -304,62 +309,58 @@ pub(crate) fn conv2d_grad_weight(g: &ConvGeom, x: &[f32], gy: &[f32], with_bias:
     let wlen = co * kd;
     let out_len = wlen + if with_bias { co } else { 0 };
     let par = inner_parallelism(g.batch);
-    (0..g.batch)
-        .into_par_iter()
-        .fold(
-            || (vec![0f32; out_len], vec![0f32; g.col_len()]),
-            |(mut acc, mut col), bi| {
-                let xb = &x[bi * g.in_len()..(bi + 1) * g.in_len()];
-                let gyb = &gy[bi * g.out_len()..(bi + 1) * g.out_len()];
-                let rhs: &[f32] = if g.is_pointwise() {
-                    xb
-                } else {
-                    im2col(g, xb, &mut col);
-                    &col
-                };
-                // SAFETY: acc[..wlen] is (co, kd); gyb is (co, p); colᵀ is read from
-                // rhs (kd, p) with swapped strides; all in bounds.
-                unsafe {
-                    gemm(
-                        co,
-                        kd,
-                        p,
-                        acc.as_mut_ptr(),
-                        1,
-                        kd as isize,
-                        true,
-                        gyb.as_ptr(),
-                        1,
-                        p as isize,
-                        rhs.as_ptr(),
-                        p as isize,
-                        1,
-                        1.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        par,
-                    );
+    let partials = fold_indices(
+        g.batch,
+        || (vec![0f32; out_len], vec![0f32; g.col_len()]),
+        |bi, (acc, col)| {
+            let xb = &x[bi * g.in_len()..(bi + 1) * g.in_len()];
+            let gyb = &gy[bi * g.out_len()..(bi + 1) * g.out_len()];
+            let rhs: &[f32] = if g.is_pointwise() {
+                xb
+            } else {
+                im2col(g, xb, col);
+                col
+            };
+            // SAFETY: acc[..wlen] is (co, kd); gyb is (co, p); colᵀ is read from
+            // rhs (kd, p) with swapped strides; all in bounds.
+            unsafe {
+                gemm(
+                    co,
+                    kd,
+                    p,
+                    acc.as_mut_ptr(),
+                    1,
+                    kd as isize,
+                    true,
+                    gyb.as_ptr(),
+                    1,
+                    p as isize,
+                    rhs.as_ptr(),
+                    p as isize,
+                    1,
+                    1.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    par,
+                );
+            }
+            if with_bias {
+                for (a, row) in acc[wlen..].iter_mut().zip(gyb.chunks_exact(p)) {
+                    *a += row.iter().sum::<f32>();
                 }
-                if with_bias {
-                    for (a, row) in acc[wlen..].iter_mut().zip(gyb.chunks_exact(p)) {
-                        *a += row.iter().sum::<f32>();
-                    }
-                }
-                (acc, col)
-            },
-        )
-        .map(|(acc, _)| acc)
-        .reduce(
-            || vec![0f32; out_len],
-            |mut a, b| {
-                for (x, y) in a.iter_mut().zip(&b) {
-                    *x += y;
-                }
-                a
-            },
-        )
+            }
+        },
+    );
+    let mut parts = partials.into_iter().map(|(acc, _)| acc);
+    let mut total = parts.next().unwrap_or_else(|| vec![0f32; out_len]);
+    for part in parts {
+        for (t, v) in total.iter_mut().zip(&part) {
+            *t += v;
+        }
+    }
+    total
 }
 
 /// Borrows the f32 data of a contiguous CPU tensor.

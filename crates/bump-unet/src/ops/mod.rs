@@ -9,6 +9,7 @@ use candle_core::{Result, Tensor, D};
 
 mod conv;
 mod norm;
+mod par;
 mod upsample;
 
 use conv::{cpu_f32, Conv2dOp, ConvGeom};

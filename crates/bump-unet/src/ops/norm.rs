@@ -7,7 +7,8 @@
 //! are compiled a second time with AVX2 and picked at run time.
 
 use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
-use rayon::prelude::*;
+
+use super::par::for_each_chunk_mut;
 
 use super::conv::contiguous_f32;
 
@@ -133,38 +134,40 @@ fn bwd_task_generic(
     {
         let (g, b) = (t.gamma[c], t.beta[c]);
         let (mut acc_dy, mut acc_dyx) = ([0f32; LANES], [0f32; LANES]);
-        let pass =
-            |xv: &[f32], gyv: &[f32], gxv: &mut [f32], acc_dy: &mut [f32], acc_dyx: &mut [f32]| {
-                for i in 0..xv.len() {
-                    let xhat = (xv[i] - mean) * rstd;
-                    let dy = if t.silu {
-                        let v = xhat * g + b;
-                        let s = sigmoid(v);
-                        gyv[i] * s * (1.0 + v * (1.0 - s))
-                    } else {
-                        gyv[i]
-                    };
-                    gxv[i] = dy;
-                    acc_dy[i] += dy;
-                    acc_dyx[i] += dy * xhat;
-                }
+        // dy = gradient before the affine map (through the SiLU when fused); x̂ recomputed.
+        let grad_pre = |x: f32, gy: f32| -> (f32, f32) {
+            let xhat = (x - mean) * rstd;
+            let dy = if t.silu {
+                let v = xhat * g + b;
+                let s = sigmoid(v);
+                gy * s * (1.0 + v * (1.0 - s))
+            } else {
+                gy
             };
-        let whole = t.hw / LANES * LANES;
-        for ((xv, gyv), gxv) in xc[..whole]
-            .chunks_exact(LANES)
-            .zip(gyc[..whole].chunks_exact(LANES))
-            .zip(gxc[..whole].chunks_exact_mut(LANES))
-        {
-            pass(xv, gyv, gxv, &mut acc_dy, &mut acc_dyx);
+            (dy, xhat)
+        };
+        let mut xi = xc.chunks_exact(LANES);
+        let mut gyi = gyc.chunks_exact(LANES);
+        let mut gxi = gxc.chunks_exact_mut(LANES);
+        for ((xv, gyv), gxv) in (&mut xi).zip(&mut gyi).zip(&mut gxi) {
+            for l in 0..LANES {
+                let (dy, xhat) = grad_pre(xv[l], gyv[l]);
+                gxv[l] = dy;
+                acc_dy[l] += dy;
+                acc_dyx[l] += dy * xhat;
+            }
         }
-        let tail = t.hw - whole;
-        pass(
-            &xc[whole..],
-            &gyc[whole..],
-            &mut gxc[whole..],
-            &mut acc_dy[..tail],
-            &mut acc_dyx[..tail],
-        );
+        for ((&x, &gy), d) in xi
+            .remainder()
+            .iter()
+            .zip(gyi.remainder())
+            .zip(gxi.into_remainder())
+        {
+            let (dy, xhat) = grad_pre(x, gy);
+            *d = dy;
+            acc_dy[0] += dy;
+            acc_dyx[0] += dy * xhat;
+        }
         let sum_dy: f32 = acc_dy.iter().sum();
         let sum_dyx: f32 = acc_dyx.iter().sum();
         dbeta[c] = sum_dy;
@@ -246,7 +249,6 @@ fn bwd_task(
 /// Geometry of one group-norm call.
 #[derive(Clone, Copy, Debug)]
 struct GnGeom {
-    batch: usize,
     c: usize,
     hw: usize,
     groups: usize,
@@ -254,14 +256,13 @@ struct GnGeom {
 
 impl GnGeom {
     fn new(dims: &[usize], groups: usize) -> Result<Self> {
-        let &[batch, c, h, w] = dims else {
+        let &[_, c, h, w] = dims else {
             bail!("group_norm: expected (B, C, H, W), got {dims:?}");
         };
         if groups == 0 || c % groups != 0 {
             bail!("group_norm: {c} channels are not divisible into {groups} groups");
         }
         Ok(Self {
-            batch,
             c,
             hw: h * w,
             groups,
@@ -304,10 +305,11 @@ fn group_norm_fwd(
         return y;
     }
     let avx2 = has_avx2();
-    x.par_chunks(n)
-        .zip(y.par_chunks_mut(n))
-        .enumerate()
-        .for_each(|(ti, (xs, ys))| {
+    for_each_chunk_mut(
+        &mut y,
+        n,
+        || (),
+        |ti, ys, _| {
             let gi = ti % g.groups;
             let t = Task {
                 hw: g.hw,
@@ -316,8 +318,9 @@ fn group_norm_fwd(
                 gamma: &gamma[gi * cg..(gi + 1) * cg],
                 beta: &beta[gi * cg..(gi + 1) * cg],
             };
-            fwd_task(t, xs, ys, avx2);
-        });
+            fwd_task(t, &x[ti * n..(ti + 1) * n], ys, avx2);
+        },
+    );
     y
 }
 
@@ -337,15 +340,13 @@ fn group_norm_bwd(
     if n == 0 {
         return out;
     }
-    let mut dgamma_part = vec![0f32; g.batch * g.c];
-    let mut dbeta_part = vec![0f32; g.batch * g.c];
     let avx2 = has_avx2();
-    out[..total]
-        .par_chunks_mut(n)
-        .zip(dgamma_part.par_chunks_mut(cg))
-        .zip(dbeta_part.par_chunks_mut(cg))
-        .enumerate()
-        .for_each(|(ti, ((gx, dg), db))| {
+    // Per-thread sums over the images a thread handled: [dgamma (C), dbeta (C)].
+    let partials = for_each_chunk_mut(
+        &mut out[..total],
+        n,
+        || (vec![0f32; 2 * g.c], vec![0f32; 2 * cg]),
+        |ti, gx, (acc, scratch)| {
             let gi = ti % g.groups;
             let t = Task {
                 hw: g.hw,
@@ -356,17 +357,19 @@ fn group_norm_bwd(
             };
             let xs = &x[ti * n..(ti + 1) * n];
             let gys = &gy[ti * n..(ti + 1) * n];
+            let (dg, db) = scratch.split_at_mut(cg);
             bwd_task(t, xs, gys, gx, dg, db, avx2);
-        });
-    let (dgamma, dbeta) = out[total..].split_at_mut(g.c);
-    for (dgp, dbp) in dgamma_part
-        .chunks_exact(g.c)
-        .zip(dbeta_part.chunks_exact(g.c))
-    {
-        for (d, v) in dgamma.iter_mut().zip(dgp) {
-            *d += v;
-        }
-        for (d, v) in dbeta.iter_mut().zip(dbp) {
+            let (acc_g, acc_b) = acc.split_at_mut(g.c);
+            for (a, v) in acc_g[gi * cg..(gi + 1) * cg].iter_mut().zip(dg.iter()) {
+                *a += v;
+            }
+            for (a, v) in acc_b[gi * cg..(gi + 1) * cg].iter_mut().zip(db.iter()) {
+                *a += v;
+            }
+        },
+    );
+    for (part, _) in partials {
+        for (d, v) in out[total..].iter_mut().zip(&part) {
             *d += v;
         }
     }

@@ -1,7 +1,8 @@
 //! Nearest-neighbour ×2 upsampling and its backward (2×2 block sums) as candle custom ops.
 
 use candle_core::{bail, CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
-use rayon::prelude::*;
+
+use super::par::for_each_chunk_mut;
 
 use super::conv::contiguous_f32;
 
@@ -26,18 +27,24 @@ impl CustomOp1 for Upsample2xOp {
         let mut y = vec![0f32; 4 * x.len()];
         if !x.is_empty() {
             // One task per input plane: its output plane is 4·H·W contiguous values.
-            y.par_chunks_mut(4 * h * w)
-                .zip(x.par_chunks(h * w))
-                .for_each(|(yp, xp)| {
-                    for (yrows, xrow) in yp.chunks_exact_mut(4 * w).zip(xp.chunks_exact(w)) {
-                        let (top, bottom) = yrows.split_at_mut(2 * w);
-                        for (pair, &v) in top.chunks_exact_mut(2).zip(xrow) {
-                            pair[0] = v;
-                            pair[1] = v;
+            for_each_chunk_mut(
+                &mut y,
+                4 * h * w,
+                || (),
+                |i, yp, _| {
+                    let xp = &x[i * h * w..(i + 1) * h * w];
+                    {
+                        for (yrows, xrow) in yp.chunks_exact_mut(4 * w).zip(xp.chunks_exact(w)) {
+                            let (top, bottom) = yrows.split_at_mut(2 * w);
+                            for (pair, &v) in top.chunks_exact_mut(2).zip(xrow) {
+                                pair[0] = v;
+                                pair[1] = v;
+                            }
+                            bottom.copy_from_slice(top);
                         }
-                        bottom.copy_from_slice(top);
                     }
-                });
+                },
+            );
         }
         Ok((CpuStorage::F32(y), Shape::from((b, c, 2 * h, 2 * w))))
     }
@@ -64,20 +71,26 @@ impl CustomOp1 for Downsum2xOp {
         let gy = contiguous_f32(s, l)?;
         let mut gx = vec![0f32; gy.len() / 4];
         if !gx.is_empty() {
-            gx.par_chunks_mut(h * w)
-                .zip(gy.par_chunks(4 * h * w))
-                .for_each(|(xp, yp)| {
-                    for (xrow, yrows) in xp.chunks_exact_mut(w).zip(yp.chunks_exact(4 * w)) {
-                        let (top, bottom) = yrows.split_at(2 * w);
-                        for ((d, t), b) in xrow
-                            .iter_mut()
-                            .zip(top.chunks_exact(2))
-                            .zip(bottom.chunks_exact(2))
-                        {
-                            *d = (t[0] + t[1]) + (b[0] + b[1]);
+            for_each_chunk_mut(
+                &mut gx,
+                h * w,
+                || (),
+                |i, xp, _| {
+                    let yp = &gy[i * 4 * h * w..(i + 1) * 4 * h * w];
+                    {
+                        for (xrow, yrows) in xp.chunks_exact_mut(w).zip(yp.chunks_exact(4 * w)) {
+                            let (top, bottom) = yrows.split_at(2 * w);
+                            for ((d, t), b) in xrow
+                                .iter_mut()
+                                .zip(top.chunks_exact(2))
+                                .zip(bottom.chunks_exact(2))
+                            {
+                                *d = (t[0] + t[1]) + (b[0] + b[1]);
+                            }
                         }
                     }
-                });
+                },
+            );
         }
         Ok((CpuStorage::F32(gx), Shape::from((b, c, h, w))))
     }

@@ -1,0 +1,131 @@
+//! Data-parallel loops on candle's own CPU worker pool.
+//!
+//! Candle 0.11 runs its elementwise ops on a barrier pool whose workers spin for a while after
+//! each op. Running our kernels on a second pool (rayon's global one) makes the two sets of
+//! threads fight for the cores; running them on candle's pool reuses the already-spinning
+//! workers instead. Setting `BUMP_OPS_POOL=rayon` switches to rayon's global pool (for A/B
+//! measurements).
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use rayon::prelude::*;
+
+/// True when `BUMP_OPS_POOL=rayon` asks for rayon's global pool instead of candle's.
+fn use_rayon() -> bool {
+    static USE_RAYON: OnceLock<bool> = OnceLock::new();
+    *USE_RAYON.get_or_init(|| std::env::var("BUMP_OPS_POOL").is_ok_and(|v| v == "rayon"))
+}
+
+thread_local! {
+    /// Set while this thread runs a body of [`fold_indices`]; a nested call then runs inline
+    /// (the pool is not re-entrant).
+    static IN_PAR: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Total threads our loops use: candle's pool workers plus the calling thread.
+pub(crate) fn num_threads() -> usize {
+    if use_rayon() {
+        rayon::current_num_threads()
+    } else {
+        candle_core::utils::barrier_pool().n_workers() + 1
+    }
+}
+
+/// Runs `body(i, &mut state)` for every `i` in `0..n`, spread dynamically over the pool's
+/// threads; each thread creates its state with `init` the first time it takes an index, and
+/// the states that were created are returned (in no particular order).
+pub(crate) fn fold_indices<S, I, F>(n: usize, init: I, body: F) -> Vec<S>
+where
+    S: Send,
+    I: Fn() -> S + Sync,
+    F: Fn(usize, &mut S) + Sync,
+{
+    let pool = candle_core::utils::barrier_pool();
+    if n == 0 {
+        return Vec::new();
+    }
+    if use_rayon() {
+        return (0..n)
+            .into_par_iter()
+            .fold(
+                || None,
+                |state: Option<S>, i| {
+                    let mut s = state.unwrap_or_else(&init);
+                    body(i, &mut s);
+                    Some(s)
+                },
+            )
+            .flatten()
+            .collect();
+    }
+    if n == 1 || pool.n_workers() == 0 || IN_PAR.with(Cell::get) {
+        let mut s = init();
+        for i in 0..n {
+            body(i, &mut s);
+        }
+        return vec![s];
+    }
+    let cursor = AtomicUsize::new(0);
+    let states = Mutex::new(Vec::new());
+    pool.execute(|_tid| {
+        let was = IN_PAR.with(|f| f.replace(true));
+        let mut state: Option<S> = None;
+        loop {
+            let i = cursor.fetch_add(1, Ordering::Relaxed);
+            if i >= n {
+                break;
+            }
+            body(i, state.get_or_insert_with(&init));
+        }
+        IN_PAR.with(|f| f.set(was));
+        if let Some(s) = state {
+            // A poisoned lock only means another body panicked; the pool re-raises that panic.
+            if let Ok(mut v) = states.lock() {
+                v.push(s);
+            }
+        }
+    });
+    states.into_inner().unwrap_or_default()
+}
+
+/// Runs `body(i, chunk_i, &mut state)` over the consecutive `chunk`-sized pieces of `out`
+/// (the last may be shorter), in parallel; `state` is per-thread scratch made by `init`, and the
+/// states created are returned.
+pub(crate) fn for_each_chunk_mut<S, I, F>(out: &mut [f32], chunk: usize, init: I, body: F) -> Vec<S>
+where
+    S: Send,
+    I: Fn() -> S + Sync,
+    F: Fn(usize, &mut [f32], &mut S) + Sync,
+{
+    if out.is_empty() || chunk == 0 {
+        return Vec::new();
+    }
+    let len = out.len();
+    let n = len.div_ceil(chunk);
+    let base = SyncPtr(out.as_mut_ptr());
+    fold_indices(n, init, |i, s| {
+        let start = i * chunk;
+        let end = (start + chunk).min(len);
+        // SAFETY: every index i is handed out exactly once, so the pieces [start, end) are
+        // disjoint, in bounds of `out`, and `out` stays mutably borrowed for the whole call.
+        let piece = unsafe { std::slice::from_raw_parts_mut(base.get().add(start), end - start) };
+        body(i, piece, s);
+    })
+}
+
+/// A raw pointer that may cross threads; the users above guarantee disjoint access.
+#[derive(Clone, Copy)]
+struct SyncPtr(*mut f32);
+
+impl SyncPtr {
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+// SAFETY: only used to hand out disjoint sub-slices of one exclusively borrowed slice.
+unsafe impl Send for SyncPtr {}
+// SAFETY: as above.
+unsafe impl Sync for SyncPtr {}
