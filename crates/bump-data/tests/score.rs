@@ -312,3 +312,23 @@ fn periodic_scoring_wraps_around_the_border() {
     assert!((s.error.unwrap()[0] + 0.7).abs() < 1e-3, "{s:?}");
     assert!(s.correct && !s.correct_tight);
 }
+
+#[test]
+fn canonical_count_limit_at_sigma_1_is_pinned() {
+    // Documented limit of rule 3a: σ = 1, pixel-aligned bumps 3 px apart have pixels 11 and 12 both at
+    // exp(−1/2) = 0.61 ≥ 0.5·A, so the half-maximum regions touch and form one component; the peak
+    // count still sees 2. Half-pixel-aligned, the same 3 px gap leaves pixel 12 below threshold.
+    let cfg = RenderConfig::default();
+    let img = render_bumps_max(&cfg, &[[10.0, 16.0], [13.0, 16.0]]).unwrap();
+    let s = score_image(&img, 32, [10.0, 16.0], &ScoreConfig::default()).unwrap();
+    assert_eq!((s.count, s.count_peaks), (1, 2));
+    let img = render_bumps_max(&cfg, &[[10.5, 16.0], [13.5, 16.0]]).unwrap();
+    let s = score_image(&img, 32, [10.5, 16.0], &ScoreConfig::default()).unwrap();
+    assert_eq!((s.count, s.count_peaks), (2, 2));
+    // 4 px apart separates at any alignment for σ = 1.
+    for off in [0.0, 0.25, 0.5, 0.75] {
+        let img = render_bumps_max(&cfg, &[[10.0 + off, 16.0], [14.0 + off, 16.0]]).unwrap();
+        let s = score_image(&img, 32, [10.0, 16.0], &ScoreConfig::default()).unwrap();
+        assert_eq!(s.count, 2, "offset {off}");
+    }
+}
