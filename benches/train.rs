@@ -1,0 +1,2 @@
+//! Placeholder until the benchmark lands (issue 6).
+fn main() {}
