@@ -107,6 +107,8 @@ fn bad_inputs_and_taps_are_errors() {
 fn every_parameter_gets_a_nonzero_gradient() {
     let dev = Device::Cpu;
     let configs = [
+        UNetConfig::tiny(),
+        UNetConfig::paper(),
         small()
             .with_attention(vec![1, 2], 2)
             .with_mid_attention(true)
@@ -333,3 +335,10 @@ bump_unet::device_test!(forward_runs_on_every_compiled_device, |dev| {
     assert!(y.device().same_device(dev));
     Ok(())
 });
+
+/// The model can be shared across threads (e.g. an evaluation thread next to training).
+#[test]
+fn unet_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<UNet>();
+}
