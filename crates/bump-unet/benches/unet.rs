@@ -1,3 +1,153 @@
-//! UNet forward / training-step benches: filled in once the model lands.
+//! UNet benches: the forward pass (evaluation mode) and one AdamW training step
+//! (forward in training mode, ε-MSE-style loss, backward, update) on 32×32 single-channel inputs.
+//!
+//! ```text
+//! RAYON_NUM_THREADS=2 cargo bench -p bump-unet --bench unet
+//! ```
+//! Default selection (a few minutes on 2 cores): tiny at batch 64 (forward and step) and paper
+//! at batch 64 (forward). Environment switches:
+//! - `BUMP_BENCH_FULL=1`: both presets × batch 64 and 256 × forward and step (long: the paper
+//!   step at batch 256 alone takes several minutes per sample on 2 cores);
+//! - `BUMP_BENCH_STOCK=1`: also run every selected case with the custom CPU kernels switched off
+//!   (stock candle ops), named `.../stock`.
+//!
+//! Before the benches, the FLOPs of one forward pass per image are printed for each preset
+//! (conv FLOPs counted by `bump_unet::ops::conv_flops`, plus the attention matmuls).
+//! Criterion's throughput is set to images, so it prints images/s.
 
-fn main() {}
+use bump_unet::{ops, UNet, UNetConfig};
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::time::Duration;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Keeps freed memory mapped (mimalloc's `purge_delay` = -1, option 15 in mimalloc v2 and v3):
+/// returning and re-faulting the large activation buffers costs ~20 % of a UNet step.
+fn keep_freed_memory() {
+    // SAFETY: plain option setter of the linked mimalloc; no memory is touched.
+    unsafe { libmimalloc_sys::mi_option_set(15, -1) };
+}
+
+const SIZE: usize = 32;
+
+fn flag(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// A seeded batch: x (B, 1, 32, 32), t (B,), cond (B, 2).
+fn batch(b: usize) -> (Tensor, Tensor, Tensor) {
+    let dev = Device::Cpu;
+    let mut rng = ChaCha8Rng::seed_from_u64(b as u64);
+    let x: Vec<f32> = (0..b * SIZE * SIZE)
+        .map(|_| rng.random_range(-1.0f32..1.0))
+        .collect();
+    let t: Vec<f32> = (0..b).map(|_| rng.random_range(0..1000) as f32).collect();
+    let c: Vec<f32> = (0..2 * b)
+        .map(|_| rng.random_range(0.0f32..SIZE as f32))
+        .collect();
+    (
+        Tensor::from_vec(x, (b, 1, SIZE, SIZE), &dev).expect("x"),
+        Tensor::from_vec(t, b, &dev).expect("t"),
+        Tensor::from_vec(c, (b, 2), &dev).expect("cond"),
+    )
+}
+
+/// Attention matmul FLOPs per image: QKᵀ and AV, 2·N²·C each, per attention block.
+fn attention_flops(cfg: &UNetConfig) -> u64 {
+    let per_level = |l: usize| {
+        let n = ((SIZE >> l) * (SIZE >> l)) as u64;
+        4 * n * n * cfg.level_channels(l) as u64
+    };
+    // One block per attended level in the encoder and one in the decoder.
+    let levels: u64 = cfg.attention_levels.iter().map(|&l| 2 * per_level(l)).sum();
+    let mid = if cfg.mid_attention {
+        per_level(cfg.levels() - 1)
+    } else {
+        0
+    };
+    levels + mid
+}
+
+/// Forward FLOPs per image of a preset, printed once.
+fn report_flops(name: &str, unet: &UNet, cfg: &UNetConfig) {
+    let (x, t, c) = batch(1);
+    ops::reset_conv_flops();
+    unet.forward(&x, &t, &c).expect("forward");
+    let conv = ops::conv_flops();
+    let attn = attention_flops(cfg);
+    println!(
+        "{name}: {} parameters; forward FLOPs per image: conv {:.3} G + attention {:.3} G = {:.3} G",
+        unet.parameter_count(),
+        conv as f64 * 1e-9,
+        attn as f64 * 1e-9,
+        (conv + attn) as f64 * 1e-9
+    );
+}
+
+fn bench_preset(c: &mut Criterion, name: &str, cfg: &UNetConfig, cases: &[(usize, bool)]) {
+    let unet = UNet::new(cfg, 0, &Device::Cpu).expect("unet");
+    report_flops(name, &unet, cfg);
+    let vars = unet.vars().into_iter().map(|(_, v)| v).collect();
+    let mut opt = AdamW::new(
+        vars,
+        ParamsAdamW {
+            lr: 1e-4,
+            ..Default::default()
+        },
+    )
+    .expect("adamw");
+    let paths: &[(&str, bool)] = if flag("BUMP_BENCH_STOCK") {
+        &[("custom", true), ("stock", false)]
+    } else {
+        &[("custom", true)]
+    };
+    let mut g = c.benchmark_group(format!("unet_{name}"));
+    g.sample_size(10)
+        .warm_up_time(Duration::from_millis(100))
+        .measurement_time(Duration::from_secs(5));
+    for &(b, with_step) in cases {
+        let (x, t, cond) = batch(b);
+        let target = Tensor::zeros((b, 1, SIZE, SIZE), DType::F32, &Device::Cpu).expect("target");
+        g.throughput(Throughput::Elements(b as u64));
+        for &(path, custom) in paths {
+            ops::set_custom_cpu_kernels(custom);
+            g.bench_function(BenchmarkId::new(format!("forward/{path}"), b), |bch| {
+                bch.iter(|| std::hint::black_box(unet.forward(&x, &t, &cond).expect("forward")))
+            });
+            if with_step {
+                g.bench_function(BenchmarkId::new(format!("train_step/{path}"), b), |bch| {
+                    bch.iter(|| {
+                        let pred = unet.forward_t(&x, &t, &cond, true).expect("forward");
+                        let loss = pred
+                            .sub(&target)
+                            .and_then(|d| d.sqr())
+                            .and_then(|d| d.mean_all());
+                        opt.backward_step(&loss.expect("loss")).expect("step");
+                    })
+                });
+            }
+        }
+        ops::set_custom_cpu_kernels(true);
+    }
+    g.finish();
+}
+
+fn unet_benches(c: &mut Criterion) {
+    keep_freed_memory();
+    if flag("BUMP_BENCH_FULL") {
+        let all = [(64, true), (256, true)];
+        bench_preset(c, "tiny", &UNetConfig::tiny(), &all);
+        bench_preset(c, "paper", &UNetConfig::paper(), &all);
+    } else {
+        bench_preset(c, "tiny", &UNetConfig::tiny(), &[(64, true)]);
+        bench_preset(c, "paper", &UNetConfig::paper(), &[(64, false)]);
+    }
+}
+
+criterion_group!(benches, unet_benches);
+criterion_main!(benches);

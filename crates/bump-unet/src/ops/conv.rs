@@ -65,6 +65,11 @@ impl ConvGeom {
         })
     }
 
+    /// Forward FLOPs, counting a multiply-add as 2.
+    pub(crate) fn flops(&self) -> u64 {
+        2 * (self.batch * self.c_out * self.p() * self.kd()) as u64
+    }
+
     fn kd(&self) -> usize {
         self.c_in * self.k * self.k
     }

@@ -5,6 +5,8 @@
 //! they use stock candle ops. The model code calls only these functions, so the kernels can
 //! change without touching the model.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
 use candle_core::{Result, Tensor, D};
 
 mod conv;
@@ -15,6 +17,36 @@ mod upsample;
 use conv::{cpu_f32, Conv2dOp, ConvGeom};
 use norm::GroupNormOp;
 use upsample::Upsample2xOp;
+
+static CUSTOM_CPU_KERNELS: AtomicBool = AtomicBool::new(true);
+static CONV_FLOPS: AtomicU64 = AtomicU64::new(0);
+
+/// Turns the custom CPU kernels on (the default) or off process-wide. Off, every op takes the
+/// stock candle path; benches use this to measure both paths on the same model.
+pub fn set_custom_cpu_kernels(enabled: bool) {
+    CUSTOM_CPU_KERNELS.store(enabled, Ordering::Relaxed);
+}
+
+/// Whether the custom CPU kernels are in use (see [`set_custom_cpu_kernels`]).
+pub fn custom_cpu_kernels() -> bool {
+    CUSTOM_CPU_KERNELS.load(Ordering::Relaxed)
+}
+
+/// Forward FLOPs (2 per multiply-add) of every [`conv2d`] call since the last
+/// [`reset_conv_flops`], on any device and path; used for FLOP accounting in benches.
+pub fn conv_flops() -> u64 {
+    CONV_FLOPS.load(Ordering::Relaxed)
+}
+
+/// Resets the counter read by [`conv_flops`].
+pub fn reset_conv_flops() {
+    CONV_FLOPS.store(0, Ordering::Relaxed);
+}
+
+/// True when the custom CPU kernels are enabled and every tensor is f32 on the CPU.
+fn use_custom(ts: &[&Tensor]) -> bool {
+    custom_cpu_kernels() && cpu_f32(ts)
+}
 
 /// 2D convolution with optional bias, square kernel, dilation 1, groups 1.
 ///
@@ -32,7 +64,11 @@ pub fn conv2d(
 ) -> Result<Tensor> {
     let mut ts = vec![x, w];
     ts.extend(b);
-    if cpu_f32(&ts) && ConvGeom::new(x.dims(), w.dims(), padding, stride).is_some() {
+    let geom = ConvGeom::new(x.dims(), w.dims(), padding, stride);
+    if let Some(g) = &geom {
+        CONV_FLOPS.fetch_add(g.flops(), Ordering::Relaxed);
+    }
+    if use_custom(&ts) && geom.is_some() {
         let op = Conv2dOp { padding, stride };
         let (x, w) = (x.contiguous()?, w.contiguous()?);
         return match b {
@@ -101,7 +137,7 @@ fn group_norm_dispatch(
     eps: f64,
     silu: bool,
 ) -> Result<Tensor> {
-    let custom_ok = cpu_f32(&[x, gamma, beta])
+    let custom_ok = use_custom(&[x, gamma, beta])
         && matches!(x.dims(), &[_, c, _, _] if num_groups > 0 && c % num_groups == 0
             && gamma.dims() == [c] && beta.dims() == [c]);
     if custom_ok {
@@ -168,7 +204,7 @@ pub fn group_norm_silu_stock(
 /// - `x`: (B, C, H, W)
 /// - returns (B, C, 2H, 2W)
 pub fn upsample_nearest2x(x: &Tensor) -> Result<Tensor> {
-    if cpu_f32(&[x]) && x.rank() == 4 {
+    if use_custom(&[x]) && x.rank() == 4 {
         return x.contiguous()?.apply_op1(Upsample2xOp);
     }
     upsample_nearest2x_stock(x)
