@@ -559,6 +559,14 @@ impl UNet {
             .collect()
     }
 
+    /// An independent copy (own parameters, same config, seed, device and weights), e.g. an
+    /// EMA model to evaluate next to the one being trained.
+    pub fn try_clone(&self) -> Result<Self> {
+        let copy = Self::new(&self.config, self.seed, &self.device)?;
+        copy.load_weights(&self.snapshot_weights()?)?;
+        Ok(copy)
+    }
+
     /// Overwrites every parameter with the tensor of the same name.
     ///
     /// The map must hold exactly the model's parameter names with matching shapes; tensors
