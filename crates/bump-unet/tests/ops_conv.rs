@@ -79,3 +79,28 @@ fn conv2d_rejects_mismatched_channels() {
     let w = rand_tensor(&mut r, &[4, 2, 3, 3]);
     assert!(conv2d(&x, &w, None, 1, 1).is_err());
 }
+
+#[test]
+fn conv2d_gradients_are_bit_reproducible() {
+    let mut r = rng(11);
+    let inputs = [
+        rand_tensor(&mut r, &[7, 4, 9, 9]),
+        rand_tensor(&mut r, &[5, 4, 3, 3]),
+        rand_tensor(&mut r, &[5]),
+    ];
+    let weight = rand_tensor(&mut r, &[7, 5, 9, 9]);
+    let run = || {
+        ops_common::value_and_grads(&inputs, &weight, |t| {
+            conv2d(&t[0], &t[1], Some(&t[2]), 1, 1).expect("conv")
+        })
+    };
+    let ((y1, g1), (y2, g2)) = (run(), run());
+    let bits = |t: &candle_core::Tensor| -> Vec<u32> {
+        let v: Vec<f32> = t.flatten_all().and_then(|t| t.to_vec1()).expect("vec");
+        v.into_iter().map(f32::to_bits).collect()
+    };
+    assert_eq!(bits(&y1), bits(&y2));
+    for (a, b) in g1.iter().zip(&g2) {
+        assert_eq!(bits(a), bits(b));
+    }
+}

@@ -81,3 +81,23 @@ fn group_norm_rejects_indivisible_groups() {
     assert!(group_norm(&ins[0], 4, &ins[1], &ins[2], 1e-5).is_err());
     assert!(group_norm_silu(&ins[0], 0, &ins[1], &ins[2], 1e-5).is_err());
 }
+
+#[test]
+fn group_norm_gradients_are_bit_reproducible() {
+    let ins = inputs(12, 6, 8, 6, 6);
+    let weight = rand_tensor(&mut rng(13), &[6, 8, 6, 6]);
+    let run = || {
+        ops_common::value_and_grads(&ins, &weight, |t| {
+            group_norm_silu(&t[0], 4, &t[1], &t[2], 1e-5).expect("gn")
+        })
+    };
+    let ((y1, g1), (y2, g2)) = (run(), run());
+    let bits = |t: &Tensor| -> Vec<u32> {
+        let v: Vec<f32> = t.flatten_all().and_then(|t| t.to_vec1()).expect("vec");
+        v.into_iter().map(f32::to_bits).collect()
+    };
+    assert_eq!(bits(&y1), bits(&y2));
+    for (a, b) in g1.iter().zip(&g2) {
+        assert_eq!(bits(a), bits(b));
+    }
+}

@@ -15,7 +15,7 @@
 use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor};
 use gemm::{gemm, Parallelism};
 
-use super::par::{fold_indices, for_each_chunk_mut, num_threads};
+use super::par::{for_each_chunk_mut, map_ranges, num_threads};
 
 /// Geometry of one conv2d call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -314,17 +314,18 @@ pub(crate) fn conv2d_grad_weight(g: &ConvGeom, x: &[f32], gy: &[f32], with_bias:
     let wlen = co * kd;
     let out_len = wlen + if with_bias { co } else { 0 };
     let par = inner_parallelism(g.batch);
-    let partials = fold_indices(
-        g.batch,
-        || (vec![0f32; out_len], vec![0f32; g.col_len()]),
-        |bi, (acc, col)| {
+    // Fixed image ranges per thread, summed in range order: bit-reproducible gradients.
+    let partials = map_ranges(g.batch, |range| {
+        let mut acc = vec![0f32; out_len];
+        let mut col = vec![0f32; g.col_len()];
+        for bi in range {
             let xb = &x[bi * g.in_len()..(bi + 1) * g.in_len()];
             let gyb = &gy[bi * g.out_len()..(bi + 1) * g.out_len()];
             let rhs: &[f32] = if g.is_pointwise() {
                 xb
             } else {
-                im2col(g, xb, col);
-                col
+                im2col(g, xb, &mut col);
+                &col
             };
             // SAFETY: acc[..wlen] is (co, kd); gyb is (co, p); colᵀ is read from
             // rhs (kd, p) with swapped strides; all in bounds.
@@ -356,9 +357,10 @@ pub(crate) fn conv2d_grad_weight(g: &ConvGeom, x: &[f32], gy: &[f32], with_bias:
                     *a += row.iter().sum::<f32>();
                 }
             }
-        },
-    );
-    let mut parts = partials.into_iter().map(|(acc, _)| acc);
+        }
+        acc
+    });
+    let mut parts = partials.into_iter();
     let mut total = parts.next().unwrap_or_else(|| vec![0f32; out_len]);
     for part in parts {
         for (t, v) in total.iter_mut().zip(&part) {

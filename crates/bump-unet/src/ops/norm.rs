@@ -8,7 +8,7 @@
 
 use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
-use super::par::for_each_chunk_mut;
+use super::par::{for_each_chunk_mut, map_chunk_ranges};
 
 use super::conv::contiguous_f32;
 
@@ -341,12 +341,12 @@ fn group_norm_bwd(
         return out;
     }
     let avx2 = has_avx2();
-    // Per-thread sums over the images a thread handled: [dgamma (C), dbeta (C)].
-    let partials = for_each_chunk_mut(
-        &mut out[..total],
-        n,
-        || (vec![0f32; 2 * g.c], vec![0f32; 2 * cg]),
-        |ti, gx, (acc, scratch)| {
+    // Sums over a fixed range of (image, group) tasks per thread, reduced in range order:
+    // bit-reproducible γ/β gradients. Layout: [dgamma (C), dbeta (C)].
+    let partials = map_chunk_ranges(&mut out[..total], n, |range, gx_range| {
+        let mut acc = vec![0f32; 2 * g.c];
+        let mut scratch = vec![0f32; 2 * cg];
+        for (ti, gx) in range.zip(gx_range.chunks_exact_mut(n)) {
             let gi = ti % g.groups;
             let t = Task {
                 hw: g.hw,
@@ -366,9 +366,10 @@ fn group_norm_bwd(
             for (a, v) in acc_b[gi * cg..(gi + 1) * cg].iter_mut().zip(db.iter()) {
                 *a += v;
             }
-        },
-    );
-    for (part, _) in partials {
+        }
+        acc
+    });
+    for part in partials {
         for (d, v) in out[total..].iter_mut().zip(&part) {
             *d += v;
         }

@@ -7,6 +7,7 @@
 //! measurements).
 
 use std::cell::Cell;
+use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
@@ -19,7 +20,7 @@ fn use_rayon() -> bool {
 }
 
 thread_local! {
-    /// Set while this thread runs a body of [`fold_indices`]; a nested call then runs inline
+    /// Set while this thread runs a parallel body of this module; a nested call then runs inline
     /// (the pool is not re-entrant).
     static IN_PAR: Cell<bool> = const { Cell::new(false) };
 }
@@ -112,6 +113,72 @@ where
         // disjoint, in bounds of `out`, and `out` stays mutably borrowed for the whole call.
         let piece = unsafe { std::slice::from_raw_parts_mut(base.get().add(start), end - start) };
         body(i, piece, s);
+    })
+}
+
+/// Splits `0..n` into one contiguous range per thread (fixed by `n` and the thread count),
+/// runs `body` on each range in parallel and returns the results in range order. Reductions
+/// built on this are bit-reproducible for a given thread count, unlike [`fold_indices`].
+pub(crate) fn map_ranges<S, F>(n: usize, body: F) -> Vec<S>
+where
+    S: Send,
+    F: Fn(Range<usize>) -> S + Sync,
+{
+    if n == 0 {
+        return Vec::new();
+    }
+    let chunk = n.div_ceil(num_threads().clamp(1, n));
+    let ranges: Vec<Range<usize>> = (0..n.div_ceil(chunk))
+        .map(|t| t * chunk..((t + 1) * chunk).min(n))
+        .collect();
+    let pool = candle_core::utils::barrier_pool();
+    if ranges.len() == 1 || IN_PAR.with(Cell::get) || (!use_rayon() && pool.n_workers() == 0) {
+        return ranges.into_iter().map(body).collect();
+    }
+    if use_rayon() {
+        return ranges.into_par_iter().map(&body).collect();
+    }
+    let slots: Vec<Mutex<Option<S>>> = ranges.iter().map(|_| Mutex::new(None)).collect();
+    let cursor = AtomicUsize::new(0);
+    pool.execute(|_tid| {
+        let was = IN_PAR.with(|f| f.replace(true));
+        loop {
+            let i = cursor.fetch_add(1, Ordering::Relaxed);
+            let Some(r) = ranges.get(i) else {
+                break;
+            };
+            let s = body(r.clone());
+            if let Ok(mut slot) = slots[i].lock() {
+                *slot = Some(s);
+            }
+        }
+        IN_PAR.with(|f| f.set(was));
+    });
+    slots
+        .into_iter()
+        .filter_map(|m| m.into_inner().ok().flatten())
+        .collect()
+}
+
+/// [`map_ranges`] over the `chunk`-sized pieces of `out`: `body(range, pieces)` gets the piece
+/// indices of its range and the matching sub-slice of `out` (pieces `range.start..range.end`).
+pub(crate) fn map_chunk_ranges<S, F>(out: &mut [f32], chunk: usize, body: F) -> Vec<S>
+where
+    S: Send,
+    F: Fn(Range<usize>, &mut [f32]) -> S + Sync,
+{
+    if out.is_empty() || chunk == 0 {
+        return Vec::new();
+    }
+    let len = out.len();
+    let base = SyncPtr(out.as_mut_ptr());
+    map_ranges(len.div_ceil(chunk), |r| {
+        let start = r.start * chunk;
+        let end = (r.end * chunk).min(len);
+        // SAFETY: the ranges are disjoint, so the sub-slices are too; all lie in `out`, which
+        // stays mutably borrowed for the whole call.
+        let piece = unsafe { std::slice::from_raw_parts_mut(base.get().add(start), end - start) };
+        body(r, piece)
     })
 }
 
