@@ -1,9 +1,14 @@
 //! Tensor ops used by the UNet, behind one stable API.
 //!
-//! Every function here has the same semantics on every device. On the CPU they may dispatch to
-//! fast custom kernels (gemm-based conv with its own backward, fused GroupNorm); on GPU devices
-//! they use stock candle ops. The model code calls only these functions, so the kernels can
-//! change without touching the model.
+//! Every function here has the same semantics on every device. For f32 tensors on the CPU they
+//! run custom kernels packaged as candle `CustomOp`s whose backward passes are custom ops too:
+//! conv2d as im2col + `gemm` (input and weight gradients also by `gemm`), fused GroupNorm(+SiLU),
+//! and a nearest ×2 upsample with a block-sum backward. On GPU devices, for other dtypes, or after
+//! [`set_custom_cpu_kernels`]`(false)`, they run the stock candle compositions (`*_stock`, also
+//! the references the kernels are tested against). Non-contiguous inputs are copied once.
+//! The kernels run on candle's CPU worker pool; their results, gradients included, are
+//! bit-reproducible for a given thread count. The model code calls only these functions, so
+//! the kernels can change without touching the model. See docs/performance.md.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
