@@ -15,7 +15,7 @@
 use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor};
 use gemm::{gemm, Parallelism};
 
-use super::par::{for_each_chunk_mut, map_ranges, num_threads};
+use super::par::{for_each_chunk_mut, map_chunk_ranges, num_threads};
 
 /// Geometry of one conv2d call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -255,70 +255,28 @@ pub(crate) fn conv2d_fwd(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f32]
     y
 }
 
-/// Input gradient: `gx_b = col2im(wᵀ · gy_b)`.
-pub(crate) fn conv2d_grad_input(g: &ConvGeom, gy: &[f32], w: &[f32]) -> Vec<f32> {
-    let (kd, p, co) = (g.kd(), g.p(), g.c_out);
-    let mut gx = vec![0f32; g.batch * g.in_len()];
-    if gx.is_empty() {
-        return gx;
-    }
-    let par = inner_parallelism(g.batch);
-    for_each_chunk_mut(
-        &mut gx,
-        g.in_len(),
-        || vec![0f32; g.col_len()],
-        |bi, gxb, col| {
-            let gyb = &gy[bi * g.out_len()..(bi + 1) * g.out_len()];
-            let dst: *mut f32 = if g.is_pointwise() {
-                gxb.as_mut_ptr()
-            } else {
-                col.as_mut_ptr()
-            };
-            // SAFETY: dst is (kd, p), wᵀ is read from w (co, kd) with swapped strides,
-            // gyb is (co, p); all in bounds.
-            unsafe {
-                gemm(
-                    kd,
-                    p,
-                    co,
-                    dst,
-                    1,
-                    p as isize,
-                    false,
-                    w.as_ptr(),
-                    kd as isize,
-                    1,
-                    gyb.as_ptr(),
-                    1,
-                    p as isize,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    par,
-                );
-            }
-            if !g.is_pointwise() {
-                col2im(g, col, gxb);
-            }
-        },
-    );
-    gx
-}
-
-/// Weight gradient `Σ_b gy_b · col_bᵀ` (C_out·KD values), followed by the bias gradient
-/// `Σ_b Σ_p gy_b` (C_out values) when `with_bias`.
-pub(crate) fn conv2d_grad_weight(g: &ConvGeom, x: &[f32], gy: &[f32], with_bias: bool) -> Vec<f32> {
+/// The whole backward pass, one image at a time so that `gy_b` and the column buffer stay in
+/// cache: weight gradient `Σ_b gy_b · col_bᵀ` (im2col), bias gradient `Σ_b Σ_p gy_b`, input
+/// gradient `col2im(wᵀ · gy_b)`. Returns `[gx (B·C_in·H·W), dw (C_out·KD), db (C_out)]`, `db`
+/// only when `with_bias`.
+pub(crate) fn conv2d_bwd(
+    g: &ConvGeom,
+    x: &[f32],
+    gy: &[f32],
+    w: &[f32],
+    with_bias: bool,
+) -> Vec<f32> {
     let (kd, p, co) = (g.kd(), g.p(), g.c_out);
     let wlen = co * kd;
-    let out_len = wlen + if with_bias { co } else { 0 };
+    let acc_len = wlen + if with_bias { co } else { 0 };
+    let gx_len = g.batch * g.in_len();
+    let mut out = vec![0f32; gx_len + acc_len];
     let par = inner_parallelism(g.batch);
-    // Fixed image ranges per thread, summed in range order: bit-reproducible gradients.
-    let partials = map_ranges(g.batch, |range| {
-        let mut acc = vec![0f32; out_len];
+    // Fixed image ranges per thread, weight/bias sums reduced in range order: bit-reproducible.
+    let partials = map_chunk_ranges(&mut out[..gx_len], g.in_len(), |range, gx_range| {
+        let mut acc = vec![0f32; acc_len];
         let mut col = vec![0f32; g.col_len()];
-        for bi in range {
+        for (bi, gxb) in range.zip(gx_range.chunks_exact_mut(g.in_len())) {
             let xb = &x[bi * g.in_len()..(bi + 1) * g.in_len()];
             let gyb = &gy[bi * g.out_len()..(bi + 1) * g.out_len()];
             let rhs: &[f32] = if g.is_pointwise() {
@@ -357,17 +315,50 @@ pub(crate) fn conv2d_grad_weight(g: &ConvGeom, x: &[f32], gy: &[f32], with_bias:
                     *a += row.iter().sum::<f32>();
                 }
             }
+            // The column buffer is free again: it receives wᵀ · gy_b (or gx_b directly).
+            let dst: *mut f32 = if g.is_pointwise() {
+                gxb.as_mut_ptr()
+            } else {
+                col.as_mut_ptr()
+            };
+            // SAFETY: dst is (kd, p), wᵀ is read from w (co, kd) with swapped strides,
+            // gyb is (co, p); all in bounds.
+            unsafe {
+                gemm(
+                    kd,
+                    p,
+                    co,
+                    dst,
+                    1,
+                    p as isize,
+                    false,
+                    w.as_ptr(),
+                    kd as isize,
+                    1,
+                    gyb.as_ptr(),
+                    1,
+                    p as isize,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    par,
+                );
+            }
+            if !g.is_pointwise() {
+                col2im(g, &col, gxb);
+            }
         }
         acc
     });
-    let mut parts = partials.into_iter();
-    let mut total = parts.next().unwrap_or_else(|| vec![0f32; out_len]);
-    for part in parts {
+    let total = &mut out[gx_len..];
+    for part in partials {
         for (t, v) in total.iter_mut().zip(&part) {
             *t += v;
         }
     }
-    total
+    out
 }
 
 /// Borrows the f32 data of a contiguous CPU tensor.
@@ -407,27 +398,20 @@ impl Conv2dOp {
         with_bias: bool,
     ) -> Result<(Tensor, Tensor, Option<Tensor>)> {
         let gy = grad_res.contiguous()?;
-        let gx = gy.apply_op2_no_bwd(
-            w,
-            &Conv2dGradInputOp {
-                padding: self.padding,
-                stride: self.stride,
-                x_dims: x.dims4()?,
-            },
-        )?;
-        let packed = x.apply_op2_no_bwd(
+        let packed = x.apply_op3_no_bwd(
             &gy,
-            &Conv2dGradWeightOp {
+            w,
+            &Conv2dBwdOp {
                 padding: self.padding,
                 stride: self.stride,
-                w_dims: w.dims4()?,
                 with_bias,
             },
         )?;
-        let wlen = w.elem_count();
-        let gw = packed.narrow(0, 0, wlen)?.reshape(w.shape())?;
+        let (xlen, wlen) = (x.elem_count(), w.elem_count());
+        let gx = packed.narrow(0, 0, xlen)?.reshape(x.shape())?;
+        let gw = packed.narrow(0, xlen, wlen)?.reshape(w.shape())?;
         let gb = if with_bias {
-            Some(packed.narrow(0, wlen, w.dim(0)?)?)
+            Some(packed.narrow(0, xlen + wlen, w.dim(0)?)?)
         } else {
             None
         };
@@ -509,49 +493,16 @@ impl CustomOp3 for Conv2dOp {
     }
 }
 
-/// `(gy, w) → gx` for a conv whose input had dims `x_dims`.
-struct Conv2dGradInputOp {
+/// `(x, gy, w) → [gx, dw, db]` packed in one flat vector (see [`conv2d_bwd`]).
+struct Conv2dBwdOp {
     padding: usize,
     stride: usize,
-    x_dims: (usize, usize, usize, usize),
-}
-
-impl CustomOp2 for Conv2dGradInputOp {
-    fn name(&self) -> &'static str {
-        "bump-conv2d-grad-input"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let (b, c, h, w) = self.x_dims;
-        let g = match ConvGeom::new(&[b, c, h, w], l2.dims(), self.padding, self.stride) {
-            Some(g) if g.out_shape().dims() == l1.dims() => g,
-            _ => bail!(
-                "conv2d backward: gradient shape {:?} does not match",
-                l1.dims()
-            ),
-        };
-        let gx = conv2d_grad_input(&g, contiguous_f32(s1, l1)?, contiguous_f32(s2, l2)?);
-        Ok((CpuStorage::F32(gx), Shape::from((b, c, h, w))))
-    }
-}
-
-/// `(x, gy) → [dw, db]` packed in one flat vector.
-struct Conv2dGradWeightOp {
-    padding: usize,
-    stride: usize,
-    w_dims: (usize, usize, usize, usize),
     with_bias: bool,
 }
 
-impl CustomOp2 for Conv2dGradWeightOp {
+impl CustomOp3 for Conv2dBwdOp {
     fn name(&self) -> &'static str {
-        "bump-conv2d-grad-weight"
+        "bump-conv2d-bwd"
     }
 
     fn cpu_fwd(
@@ -560,19 +511,21 @@ impl CustomOp2 for Conv2dGradWeightOp {
         l1: &Layout,
         s2: &CpuStorage,
         l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (co, ci, kh, kw) = self.w_dims;
-        let g = match ConvGeom::new(l1.dims(), &[co, ci, kh, kw], self.padding, self.stride) {
+        let g = match ConvGeom::new(l1.dims(), l3.dims(), self.padding, self.stride) {
             Some(g) if g.out_shape().dims() == l2.dims() => g,
             _ => bail!(
                 "conv2d backward: gradient shape {:?} does not match",
                 l2.dims()
             ),
         };
-        let out = conv2d_grad_weight(
+        let out = conv2d_bwd(
             &g,
             contiguous_f32(s1, l1)?,
             contiguous_f32(s2, l2)?,
+            contiguous_f32(s3, l3)?,
             self.with_bias,
         );
         let n = out.len();
