@@ -1,0 +1,393 @@
+//! Samplers over a [`Denoiser`]: DDPM, respaced DDPM, DDIM and DPM-Solver++(2M).
+//!
+//! All randomness comes from per-sample seeds (see [`crate::noise`]): the initial x_T of sample
+//! `i` is stream 0 of `seeds[i]`, the ancestral noise of step `k` is stream `k + 1`. A sample is
+//! therefore bit-identical on the CPU whatever batch it is drawn in.
+
+use crate::forward::convert_prediction;
+use crate::noise::noise_for_stream;
+use crate::schedule::NoiseSchedule;
+use crate::{Error, Result};
+use candle_core::{DType, Tensor};
+use serde::{Deserialize, Serialize};
+
+/// A model that predicts the schedule's prediction type from (x_t, t, cond).
+///
+/// `t` is an f32 tensor of shape (B,) holding 0-based training timesteps; `cond` is passed
+/// through unchanged. Closures `FnMut(&Tensor, &Tensor, &Tensor) -> candle_core::Result<Tensor>`
+/// implement it, so any model plugs in without a newtype.
+pub trait Denoiser {
+    /// Predicts ε, x₀ or v (whatever the schedule says) for every sample.
+    ///
+    /// # Shapes
+    /// - `x_t`: (B, C, H, W); `t`: (B,); `cond`: (B, …); returns (B, C, H, W).
+    fn predict(&mut self, x_t: &Tensor, t: &Tensor, cond: &Tensor) -> candle_core::Result<Tensor>;
+}
+
+impl<F> Denoiser for F
+where
+    F: FnMut(&Tensor, &Tensor, &Tensor) -> candle_core::Result<Tensor>,
+{
+    fn predict(&mut self, x_t: &Tensor, t: &Tensor, cond: &Tensor) -> candle_core::Result<Tensor> {
+        self(x_t, t, cond)
+    }
+}
+
+/// Which update rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SamplerKind {
+    /// Ancestral DDPM (respaced when `steps < T`).
+    Ddpm,
+    /// DDIM with η.
+    Ddim,
+    /// DPM-Solver++(2M), data prediction, midpoint form.
+    DpmSolverPp2m,
+}
+
+/// DDPM reverse-step variance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum VarianceType {
+    /// The posterior variance β̃ₜ (diffusers `fixed_small`).
+    #[default]
+    FixedSmall,
+    /// βₜ (diffusers `fixed_large`).
+    FixedLarge,
+}
+
+/// How inference timesteps are chosen from `0..T` (diffusers `timestep_spacing`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Spacing {
+    /// `(0..S)·(T/S)`, reversed (integer ratio).
+    Leading,
+    /// `round(linspace(0, T−1, S))`, reversed.
+    Linspace,
+    /// `round(T − i·T/S) − 1` for i in 0..S (starts at T − 1).
+    #[default]
+    Trailing,
+}
+
+/// Imagen's dynamic thresholding of x̂₀: s = max(1, quantile(|x̂₀|, p)) per sample, clipped at
+/// `max_value`; x̂₀ ← clamp(x̂₀, −s, s)/s.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DynamicThreshold {
+    /// Quantile p in (0, 1] (Imagen: 0.995).
+    pub percentile: f64,
+    /// Upper bound of s (≥ 1).
+    pub max_value: f64,
+}
+
+/// A sampler: rule, number of steps, and options. Validated against a schedule by
+/// [`SamplerConfig::validate`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SamplerConfig {
+    /// Update rule.
+    pub kind: SamplerKind,
+    /// Inference steps (`None`: every training timestep).
+    pub steps: Option<usize>,
+    /// DDIM η ∈ [0, 1] (0: deterministic; 1: DDPM-like).
+    pub eta: f64,
+    /// Timestep spacing.
+    pub spacing: Spacing,
+    /// DDPM variance.
+    pub variance: VarianceType,
+    /// Clip x̂₀ to this range (e.g. the data range (−1, 1)).
+    pub clip_sample: Option<(f32, f32)>,
+    /// Dynamic thresholding of x̂₀ (applied before `clip_sample`).
+    pub dynamic_threshold: Option<DynamicThreshold>,
+}
+
+impl SamplerConfig {
+    fn base(kind: SamplerKind, steps: Option<usize>) -> Self {
+        Self {
+            kind,
+            steps,
+            eta: 0.0,
+            spacing: Spacing::Trailing,
+            variance: VarianceType::FixedSmall,
+            clip_sample: None,
+            dynamic_threshold: None,
+        }
+    }
+    /// Ancestral DDPM over all T steps, fixed_small variance.
+    pub fn ddpm() -> Self {
+        Self::base(SamplerKind::Ddpm, None)
+    }
+    /// DDPM respaced to `steps` (the previous timestep is always the next array entry).
+    pub fn respaced_ddpm(steps: usize) -> Self {
+        Self::base(SamplerKind::Ddpm, Some(steps))
+    }
+    /// Deterministic DDIM (η = 0) with `steps` steps, trailing spacing.
+    pub fn ddim(steps: usize) -> Self {
+        Self::base(SamplerKind::Ddim, Some(steps))
+    }
+    /// DPM-Solver++(2M) with `steps` steps.
+    pub fn dpm_solver_pp(steps: usize) -> Self {
+        Self::base(SamplerKind::DpmSolverPp2m, Some(steps))
+    }
+    /// Sets η (DDIM).
+    pub fn with_eta(mut self, eta: f64) -> Self {
+        self.eta = eta;
+        self
+    }
+    /// Sets the spacing.
+    pub fn with_spacing(mut self, s: Spacing) -> Self {
+        self.spacing = s;
+        self
+    }
+    /// Sets the DDPM variance.
+    pub fn with_variance(mut self, v: VarianceType) -> Self {
+        self.variance = v;
+        self
+    }
+    /// Sets x̂₀ clipping.
+    pub fn with_clip_sample(mut self, range: Option<(f32, f32)>) -> Self {
+        self.clip_sample = range;
+        self
+    }
+    /// Sets dynamic thresholding.
+    pub fn with_dynamic_threshold(mut self, d: Option<DynamicThreshold>) -> Self {
+        self.dynamic_threshold = d;
+        self
+    }
+
+    /// Checks the options against `schedule`.
+    pub fn validate(&self, schedule: &NoiseSchedule) -> Result<()> {
+        let t = schedule.num_train_timesteps();
+        let s = self.steps.unwrap_or(t);
+        if s == 0 || s > t {
+            return Err(Error::InvalidSteps { steps: s, max: t });
+        }
+        if !(0.0..=1.0).contains(&self.eta) {
+            return Err(Error::InvalidEta(self.eta));
+        }
+        if let Some((lo, hi)) = self.clip_sample {
+            if lo.is_nan() || hi.is_nan() || lo >= hi {
+                return Err(Error::InvalidArgument(format!(
+                    "clip range ({lo}, {hi}) is empty"
+                )));
+            }
+        }
+        if let Some(d) = self.dynamic_threshold {
+            if !(d.percentile > 0.0 && d.percentile <= 1.0 && d.max_value >= 1.0) {
+                return Err(Error::InvalidArgument(format!(
+                    "bad dynamic threshold {d:?}"
+                )));
+            }
+        }
+        self.timesteps(t).map(|_| ())
+    }
+
+    /// The descending inference timesteps for T training timesteps.
+    pub fn timesteps(&self, t: usize) -> Result<Vec<usize>> {
+        let s = self.steps.unwrap_or(t);
+        if s == 0 || s > t {
+            return Err(Error::InvalidSteps { steps: s, max: t });
+        }
+        let ts: Vec<usize> = match self.spacing {
+            Spacing::Leading => {
+                let ratio = t / s;
+                (0..s).rev().map(|i| i * ratio).collect()
+            }
+            Spacing::Linspace => (0..s)
+                .rev()
+                .map(|i| {
+                    if s == 1 {
+                        0
+                    } else {
+                        (i as f64 * (t - 1) as f64 / (s - 1) as f64).round() as usize
+                    }
+                })
+                .collect(),
+            Spacing::Trailing => (0..s)
+                .map(|i| {
+                    ((t as f64 - i as f64 * t as f64 / s as f64).round() as usize).saturating_sub(1)
+                })
+                .collect(),
+        };
+        check_descending(&ts)?;
+        Ok(ts)
+    }
+}
+
+/// Fails unless `ts` is strictly decreasing.
+pub fn check_descending(ts: &[usize]) -> Result<()> {
+    match (1..ts.len()).find(|&i| ts[i] >= ts[i - 1]) {
+        Some(i) => Err(Error::NotMonotone {
+            what: "inference timesteps",
+            index: i,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// What the per-step callback sees.
+pub struct StepInfo<'a> {
+    /// 0-based step index.
+    pub step: usize,
+    /// The training timestep of this step.
+    pub t: usize,
+    /// The state entering this step, (B, C, H, W).
+    pub x_t: &'a Tensor,
+    /// The predicted clean sample at this step, (B, C, H, W).
+    pub pred_x0: &'a Tensor,
+}
+
+/// Samples and the seeds that made them.
+#[derive(Debug, Clone)]
+pub struct SampleOutput {
+    /// (B, C, H, W).
+    pub images: Tensor,
+    /// The per-sample seeds (record them with every output).
+    pub seeds: Vec<u64>,
+    /// The inference timesteps used, descending.
+    pub timesteps: Vec<usize>,
+}
+
+fn threshold(x0: Tensor, cfg: &SamplerConfig) -> Result<Tensor> {
+    let mut x0 = x0;
+    if let Some(d) = cfg.dynamic_threshold {
+        let b = x0.dim(0)?;
+        let flat: Vec<Vec<f32>> = x0.flatten_from(1)?.to_vec2()?;
+        let mut scales = Vec::with_capacity(b);
+        for row in &flat {
+            let mut a: Vec<f32> = row.iter().map(|v| v.abs()).collect();
+            a.sort_by(f32::total_cmp);
+            let idx = ((d.percentile * a.len() as f64).ceil() as usize).clamp(1, a.len()) - 1;
+            scales.push((a[idx] as f64).clamp(1.0, d.max_value) as f32);
+        }
+        let mut shape = vec![b];
+        shape.extend(std::iter::repeat_n(1, x0.rank() - 1));
+        let s = Tensor::from_vec(scales, shape, x0.device())?;
+        x0 = x0
+            .broadcast_minimum(&s)?
+            .broadcast_maximum(&s.neg()?)?
+            .broadcast_div(&s)?;
+    }
+    if let Some((lo, hi)) = cfg.clip_sample {
+        x0 = x0.clamp(lo, hi)?;
+    }
+    Ok(x0)
+}
+
+/// Draws one sample per row of `cond`, seeded by `seeds`.
+///
+/// # Shapes
+/// - `cond`: (B, …) with B = `seeds.len()`; `sample_shape` = (C, H, W);
+/// - returns images of shape (B, C, H, W).
+pub fn sample<D: Denoiser + ?Sized>(
+    schedule: &NoiseSchedule,
+    cfg: &SamplerConfig,
+    denoiser: &mut D,
+    cond: &Tensor,
+    sample_shape: (usize, usize, usize),
+    seeds: &[u64],
+    mut callback: Option<&mut dyn FnMut(&StepInfo)>,
+) -> Result<SampleOutput> {
+    cfg.validate(schedule)?;
+    let b = seeds.len();
+    if b == 0 {
+        return Err(Error::InvalidArgument("no seeds: nothing to sample".into()));
+    }
+    if cond.rank() == 0 || cond.dim(0)? != b {
+        return Err(Error::ShapeMismatch(format!(
+            "cond has shape {:?} but {b} seeds were given",
+            cond.dims()
+        )));
+    }
+    let (c, h, w) = sample_shape;
+    let dev = cond.device().clone();
+    let ts = cfg.timesteps(schedule.num_train_timesteps())?;
+    let ab = &schedule.alphas_cumprod;
+    let pred_type = schedule.prediction_type();
+    let mut x = noise_for_stream(seeds, 0, &[c, h, w], &dev)?;
+    let mut prev_x0: Option<(Tensor, f64)> = None; // DPM-Solver++: D and λ of the previous step
+    let lambda = |t: usize| 0.5 * (ab[t] / (1.0 - ab[t])).ln();
+    for (k, &t) in ts.iter().enumerate() {
+        let tt = Tensor::full(t as f32, b, &dev)?;
+        let out = denoiser.predict(&x, &tt, cond)?.to_dtype(DType::F32)?;
+        if out.dims() != x.dims() {
+            return Err(Error::ShapeMismatch(format!(
+                "denoiser returned {:?} for input {:?}",
+                out.dims(),
+                x.dims()
+            )));
+        }
+        let (x0, _) = convert_prediction(schedule, pred_type, &x, &out, &tt)?;
+        let x0 = threshold(x0, cfg)?;
+        if let Some(cb) = callback.as_deref_mut() {
+            cb(&StepInfo {
+                step: k,
+                t,
+                x_t: &x,
+                pred_x0: &x0,
+            });
+        }
+        let a_t = ab[t];
+        // ε consistent with the (possibly clipped) x̂₀.
+        let eps = ((&x - (&x0 * a_t.sqrt())?)? / (1.0 - a_t).sqrt())?;
+        let prev = ts.get(k + 1).copied();
+        let a_prev = prev.map_or(1.0, |p| ab[p]);
+        x = match cfg.kind {
+            SamplerKind::Ddpm => {
+                let alpha = a_t / a_prev;
+                let beta = 1.0 - alpha;
+                let c1 = beta * a_prev.sqrt() / (1.0 - a_t);
+                let c2 = (1.0 - a_prev) * alpha.sqrt() / (1.0 - a_t);
+                let mean = ((&x0 * c1)? + (&x * c2)?)?;
+                match prev {
+                    None => mean,
+                    Some(_) => {
+                        let var = match cfg.variance {
+                            VarianceType::FixedSmall => beta * (1.0 - a_prev) / (1.0 - a_t),
+                            VarianceType::FixedLarge => beta,
+                        };
+                        let z = noise_for_stream(seeds, k as u64 + 1, &[c, h, w], &dev)?;
+                        (mean + (z * var.max(0.0).sqrt())?)?
+                    }
+                }
+            }
+            SamplerKind::Ddim => {
+                let sigma = cfg.eta
+                    * ((1.0 - a_prev) / (1.0 - a_t) * (1.0 - a_t / a_prev))
+                        .max(0.0)
+                        .sqrt();
+                let dir = (1.0 - a_prev - sigma * sigma).max(0.0).sqrt();
+                let mut nx = ((&x0 * a_prev.sqrt())? + (&eps * dir)?)?;
+                if sigma > 0.0 && prev.is_some() {
+                    let z = noise_for_stream(seeds, k as u64 + 1, &[c, h, w], &dev)?;
+                    nx = (nx + (z * sigma)?)?;
+                }
+                nx
+            }
+            SamplerKind::DpmSolverPp2m => match prev {
+                // The last step goes to σ = 0, where the first-order update is x = x̂₀.
+                None => x0.clone(),
+                Some(p) => {
+                    let (l_s, l_t) = (lambda(t), lambda(p));
+                    let h = l_t - l_s;
+                    let (sig_s, sig_t) = ((1.0 - a_t).sqrt(), (1.0 - ab[p]).sqrt());
+                    let alpha_t = ab[p].sqrt();
+                    let em1 = (-h).exp() - 1.0;
+                    let first = ((&x * (sig_t / sig_s))? - (&x0 * (alpha_t * em1))?)?;
+                    match &prev_x0 {
+                        Some((d_prev, l_prev)) => {
+                            let r0 = (l_s - l_prev) / h;
+                            let d1 = ((&x0 - d_prev)? / r0)?;
+                            (first - (d1 * (0.5 * alpha_t * em1))?)?
+                        }
+                        None => first,
+                    }
+                }
+            },
+        };
+        prev_x0 = Some((x0, lambda(t)));
+    }
+    Ok(SampleOutput {
+        images: x,
+        seeds: seeds.to_vec(),
+        timesteps: ts,
+    })
+}
