@@ -1,0 +1,131 @@
+//! The percolation account of when manifolds form (follow-up paper): training centres are
+//! nodes, and two are linked when their images overlap enough.
+
+use crate::{Error, Result};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// A (σ, d, λ) dataset and the overlap threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PercolationConfig {
+    /// Canvas side N (centres at 0, d, 2d, … < N on both axes).
+    pub n: usize,
+    /// Bump width σ.
+    pub sigma: f64,
+    /// Centre spacing d.
+    pub spacing: f64,
+    /// Fraction of centres kept, λ ∈ (0, 1].
+    pub lambda: f64,
+    /// Overlap threshold (the paper uses 0.005 and 0.05).
+    pub threshold: f64,
+    /// Seed of the subsample. Subsamples are nested: a larger λ keeps a superset.
+    pub seed: u64,
+}
+
+impl Default for PercolationConfig {
+    fn default() -> Self {
+        Self {
+            n: 32,
+            sigma: 1.0,
+            spacing: 1.0,
+            lambda: 1.0,
+            threshold: 0.005,
+            seed: 0,
+        }
+    }
+}
+
+/// Result of a percolation simulation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PercolationResult {
+    /// Nodes kept.
+    pub kept: usize,
+    /// All lattice nodes.
+    pub total: usize,
+    /// Size of the largest connected cluster.
+    pub largest: usize,
+    /// largest / kept.
+    pub largest_fraction: f64,
+    /// largest / total (the cluster's mass ratio; monotone in λ for nested subsamples).
+    pub largest_mass_ratio: f64,
+}
+
+fn find(p: &mut [usize], mut i: usize) -> usize {
+    while p[i] != i {
+        p[i] = p[p[i]];
+        i = p[i];
+    }
+    i
+}
+
+/// Links kept centres whose normalised image overlap exp(−s²/(4σ²)) exceeds the threshold
+/// (s = centre distance; the overlap of two unit-norm Gaussian images) and measures the largest
+/// cluster with a union–find.
+pub fn percolation(cfg: &PercolationConfig) -> Result<PercolationResult> {
+    if cfg.n == 0 || !(cfg.sigma > 0.0 && cfg.spacing > 0.0) {
+        return Err(Error::InvalidArgument(format!(
+            "bad percolation config {cfg:?}"
+        )));
+    }
+    if !(cfg.lambda > 0.0 && cfg.lambda <= 1.0 && cfg.threshold > 0.0 && cfg.threshold < 1.0) {
+        return Err(Error::InvalidArgument(
+            "lambda must lie in (0, 1] and threshold in (0, 1)".into(),
+        ));
+    }
+    let per_axis = ((cfg.n as f64 / cfg.spacing) - 1e-9).ceil() as usize;
+    let total = per_axis * per_axis;
+    let mut order: Vec<usize> = (0..total).collect();
+    order.shuffle(&mut ChaCha8Rng::seed_from_u64(cfg.seed));
+    let kept = ((cfg.lambda * total as f64).round() as usize).clamp(1, total);
+    let mut nodes: Vec<usize> = order[..kept].to_vec();
+    nodes.sort_unstable();
+    // Link radius: exp(−s²/(4σ²)) > θ  ⇔  s < 2σ√(−ln θ).
+    let radius = 2.0 * cfg.sigma * (-cfg.threshold.ln()).sqrt();
+    let reach = (radius / cfg.spacing).floor() as i64;
+    let mut alive = vec![usize::MAX; total];
+    for (k, &v) in nodes.iter().enumerate() {
+        alive[v] = k;
+    }
+    let mut parent: Vec<usize> = (0..kept).collect();
+    for (k, &v) in nodes.iter().enumerate() {
+        let (ix, iy) = ((v % per_axis) as i64, (v / per_axis) as i64);
+        for dy in -reach..=reach {
+            for dx in -reach..=reach {
+                let (jx, jy) = (ix + dx, iy + dy);
+                if jx < 0
+                    || jy < 0
+                    || jx >= per_axis as i64
+                    || jy >= per_axis as i64
+                    || (dx == 0 && dy == 0)
+                {
+                    continue;
+                }
+                let s = cfg.spacing * ((dx * dx + dy * dy) as f64).sqrt();
+                let other = alive[(jy as usize) * per_axis + jx as usize];
+                if other != usize::MAX
+                    && (-s * s / (4.0 * cfg.sigma * cfg.sigma)).exp() > cfg.threshold
+                {
+                    let (ra, rb) = (find(&mut parent, k), find(&mut parent, other));
+                    if ra != rb {
+                        parent[ra] = rb;
+                    }
+                }
+            }
+        }
+    }
+    let mut sizes = vec![0usize; kept];
+    for k in 0..kept {
+        let r = find(&mut parent, k);
+        sizes[r] += 1;
+    }
+    let largest = sizes.into_iter().max().unwrap_or(0);
+    Ok(PercolationResult {
+        kept,
+        total,
+        largest,
+        largest_fraction: largest as f64 / kept as f64,
+        largest_mass_ratio: largest as f64 / total as f64,
+    })
+}
