@@ -1,0 +1,116 @@
+//! The records a run writes: one [`EvalRecord`] per evaluated checkpoint (`metrics.jsonl`) and a
+//! [`RunSummary`] (`summary.json`). The field names are the documented JSON schema
+//! (docs/outputs.md); tests validate written files against it.
+
+use bump_analysis::Phase;
+use serde::{Deserialize, Serialize};
+
+/// One evaluated checkpoint: a line of `metrics.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalRecord {
+    /// Completed optimiser updates.
+    pub step: u64,
+    /// Mean training loss over the updates since the previous record (NaN-free; 0 at step 0).
+    pub train_loss: f64,
+    /// Which weights were evaluated: `"raw"` or `"ema"`.
+    pub weights: String,
+    /// Fraction of samples with one bump within τ of the target on both axes.
+    pub accuracy: f64,
+    /// Fraction with one bump and |x̂ − μx| ≤ τ.
+    pub acc_x: f64,
+    /// Fraction with one bump and |ŷ − μy| ≤ τ.
+    pub acc_y: f64,
+    /// Accuracy at the tight tolerance (τ = 0.5 px by default).
+    pub accuracy_tight: f64,
+    /// Fraction of samples with two or more bumps.
+    pub multi_bump_rate: f64,
+    /// Fraction of samples with no bump.
+    pub empty_rate: f64,
+    /// Fraction with a single bump at the wrong place.
+    pub single_wrong_rate: f64,
+    /// Generation-side phase from the failure mix.
+    pub gen_phase: Phase,
+    /// Representation-side phase from the layer-4 metrics.
+    pub rep_phase: Phase,
+    /// Cross-validated ridge-probe R² for μx from layer 4.
+    pub r2_x: f64,
+    /// Cross-validated ridge-probe R² for μy from layer 4.
+    pub r2_y: f64,
+    /// Trustworthiness T(k) between true centres and layer-4 activations.
+    pub trustworthiness: f64,
+    /// Continuity C(k).
+    pub continuity: f64,
+    /// Spearman ρ of pairwise distances (all pairs).
+    pub spearman: f64,
+    /// TwoNN intrinsic dimension of layer 4.
+    pub intrinsic_dim: f64,
+    /// Participation ratio of the layer-4 PCA spectrum.
+    pub participation_ratio: f64,
+    /// Wall-clock seconds since the run started (training + evaluation).
+    pub wall_s: f64,
+    /// Every representation metric computed, by name.
+    pub representation: serde_json::Value,
+}
+
+/// Step at which each phase was first observed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PhaseOnsets {
+    /// First step labelled A.
+    pub a: Option<u64>,
+    /// First step labelled B.
+    pub b: Option<u64>,
+    /// First step labelled C.
+    pub c: Option<u64>,
+}
+
+impl PhaseOnsets {
+    /// Records `phase` at `step` if it is the first sighting.
+    pub fn observe(&mut self, phase: Phase, step: u64) {
+        let slot = match phase {
+            Phase::A => &mut self.a,
+            Phase::B => &mut self.b,
+            Phase::C => &mut self.c,
+        };
+        if slot.is_none() {
+            *slot = Some(step);
+        }
+    }
+
+    /// Onsets computed from a list of (phase, step) observations in step order.
+    pub fn from_records<'a>(records: impl IntoIterator<Item = (&'a Phase, u64)>) -> Self {
+        let mut out = Self::default();
+        for (p, s) in records {
+            out.observe(*p, s);
+        }
+        out
+    }
+}
+
+/// `summary.json`: the whole run at a glance.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// The full experiment configuration.
+    pub config: serde_json::Value,
+    /// The master seed.
+    pub seed: u64,
+    /// Completed optimiser updates.
+    pub steps: u64,
+    /// Total wall-clock seconds (this process; a resumed run adds the earlier part).
+    pub wall_s: f64,
+    /// Accuracy at the last evaluated checkpoint.
+    pub final_accuracy: f64,
+    /// Representation phase at the last evaluated checkpoint.
+    pub final_rep_phase: Phase,
+    /// Generation phase at the last evaluated checkpoint.
+    pub final_gen_phase: Phase,
+    /// First step at which each representation phase appeared.
+    pub rep_phase_onsets: PhaseOnsets,
+    /// First step at which each generation phase appeared.
+    pub gen_phase_onsets: PhaseOnsets,
+    /// Fraction of checkpoints where the two phase labels agree.
+    pub phase_agreement: f64,
+    /// Model parameter count.
+    pub parameters: usize,
+    /// Path of the final checkpoint.
+    pub final_checkpoint: String,
+}

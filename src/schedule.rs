@@ -1,0 +1,77 @@
+//! Which training steps get a checkpoint and an evaluation.
+
+use serde::{Deserialize, Serialize};
+
+/// Log-spaced checkpoints (1, 2, 5 × powers of ten) plus one every `every` steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointSchedule {
+    /// Include steps 0, 1, 2, 5, 10, 20, 50, …
+    pub log_spaced: bool,
+    /// Also every `every` steps (0 disables).
+    pub every: u64,
+}
+
+impl Default for CheckpointSchedule {
+    fn default() -> Self {
+        Self {
+            log_spaced: true,
+            every: 500,
+        }
+    }
+}
+
+impl CheckpointSchedule {
+    /// Whether `step` (number of completed updates) gets a checkpoint. The final step always does.
+    pub fn contains(&self, step: u64, total: u64) -> bool {
+        if step == total || step == 0 {
+            return true;
+        }
+        if self.every > 0 && step % self.every == 0 {
+            return true;
+        }
+        self.log_spaced && is_log_step(step)
+    }
+
+    /// All checkpoint steps in `0..=total`, ascending.
+    pub fn steps(&self, total: u64) -> Vec<u64> {
+        (0..=total).filter(|&s| self.contains(s, total)).collect()
+    }
+}
+
+/// 1, 2, 5, 10, 20, 50, …
+fn is_log_step(step: u64) -> bool {
+    let mut p = 1u64;
+    while p <= step {
+        if step == p || step == 2 * p || step == 5 * p {
+            return true;
+        }
+        p = match p.checked_mul(10) {
+            Some(q) => q,
+            None => return false,
+        };
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_spaced_steps_match_the_documented_sequence() {
+        let s = CheckpointSchedule {
+            log_spaced: true,
+            every: 0,
+        };
+        assert_eq!(s.steps(120), vec![0, 1, 2, 5, 10, 20, 50, 100, 120]);
+    }
+
+    #[test]
+    fn every_k_adds_regular_steps() {
+        let s = CheckpointSchedule {
+            log_spaced: false,
+            every: 30,
+        };
+        assert_eq!(s.steps(100), vec![0, 30, 60, 90, 100]);
+    }
+}

@@ -1,0 +1,214 @@
+//! End-to-end tests of the facade on a micro configuration (tiny model, 16×16 canvas, a few
+//! dozen steps): every output file, the documented JSON schema, bit-identical resume, and a
+//! corrupt checkpoint refused without touching the outputs.
+
+use bump_ddpm::config::{EvalSampler, ExperimentConfig};
+use bump_ddpm::schedule::CheckpointSchedule;
+use bump_ddpm::train::{latest_checkpoint, read_records, run, RunOptions};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+fn micro_config() -> ExperimentConfig {
+    let mut cfg = ExperimentConfig::quick();
+    cfg.preset = "micro".into();
+    cfg.data.n = 16;
+    cfg.data.dx = 2.0;
+    cfg.data.dy = 2.0;
+    cfg.model = bump_ddpm::unet::UNetConfig::tiny();
+    cfg.train.steps = 12;
+    cfg.train.batch = 8;
+    cfg.train.warmup = 2;
+    cfg.train.checkpoints = CheckpointSchedule {
+        log_spaced: false,
+        every: 4,
+    };
+    cfg.eval.sampler = EvalSampler::Ddim;
+    cfg.eval.sample_steps = 3;
+    cfg.eval.grid_spacing = 3.0;
+    cfg.eval.grid_offset = 1.0;
+    cfg.eval.k = 5;
+    cfg.eval.snapshots = 3;
+    cfg
+}
+
+fn tmp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("bump-ddpm-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn quiet(out: &Path) -> RunOptions {
+    let mut o = RunOptions::new(out);
+    o.progress = false;
+    o
+}
+
+fn checkpoint_weights(path: &Path) -> HashMap<String, Vec<f32>> {
+    let (model, _, _) =
+        bump_ddpm::unet::load_checkpoint(path, &candle_core::Device::Cpu).expect("load");
+    model
+        .vars()
+        .into_iter()
+        .map(|(n, v)| {
+            (
+                n,
+                v.as_tensor()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn validate_against(schema_path: &str, instance: &serde_json::Value) {
+    let schema_text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(schema_path))
+            .expect("schema file");
+    let schema: serde_json::Value = serde_json::from_str(&schema_text).expect("schema JSON");
+    let validator = jsonschema::validator_for(&schema).expect("valid schema");
+    let errors: Vec<String> = validator
+        .iter_errors(instance)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{schema_path}: {errors:?}");
+}
+
+#[test]
+fn micro_run_writes_every_output_and_matches_the_schema() {
+    let out = tmp_dir("micro");
+    let cfg = micro_config();
+    let outcome = run(&cfg, &quiet(&out)).expect("micro run");
+
+    for f in [
+        "metrics.jsonl",
+        "summary.json",
+        "config.json",
+        "report.html",
+        "figures/accuracy.png",
+        "figures/metrics.png",
+    ] {
+        let p = out.join(f);
+        assert!(p.is_file(), "missing {f}");
+        assert!(std::fs::metadata(&p).unwrap().len() > 0, "empty {f}");
+    }
+    let records = read_records(&out.join("metrics.jsonl")).unwrap();
+    let steps: Vec<u64> = records.iter().map(|r| r.step).collect();
+    assert_eq!(steps, vec![0, 4, 8, 12]);
+    assert_eq!(outcome.records.len(), 4);
+
+    let text = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        validate_against("docs/schema/metrics.schema.json", &v);
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    validate_against("docs/schema/summary.schema.json", &summary);
+    assert_eq!(summary["steps"], 12);
+
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("figures/accuracy.png") && html.contains("embedding_step"));
+    let ckpts: Vec<_> = std::fs::read_dir(out.join("checkpoints"))
+        .unwrap()
+        .collect();
+    assert_eq!(ckpts.len(), 4, "one checkpoint per evaluated step");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn killed_and_resumed_run_ends_bit_identical() {
+    let cfg = micro_config();
+    let straight = tmp_dir("straight");
+    run(&cfg, &quiet(&straight)).expect("uninterrupted run");
+
+    let resumed = tmp_dir("resumed");
+    let mut first = quiet(&resumed);
+    first.stop_after = Some(8);
+    let partial = run(&cfg, &first).expect("first half");
+    assert!(partial.summary.is_none());
+    assert_eq!(
+        latest_checkpoint(&resumed.join("checkpoints"))
+            .unwrap()
+            .unwrap()
+            .0,
+        8
+    );
+
+    let mut second = quiet(&resumed);
+    second.resume = true;
+    run(&cfg, &second).expect("resumed half");
+
+    let a = checkpoint_weights(&straight.join("checkpoints/step_00000012.safetensors"));
+    let b = checkpoint_weights(&resumed.join("checkpoints/step_00000012.safetensors"));
+    assert_eq!(a.len(), b.len());
+    for (name, wa) in &a {
+        let wb = &b[name];
+        assert!(
+            wa.iter().zip(wb).all(|(x, y)| x.to_bits() == y.to_bits()),
+            "tensor {name} differs after resume"
+        );
+    }
+    let steps: Vec<u64> = read_records(&resumed.join("metrics.jsonl"))
+        .unwrap()
+        .iter()
+        .map(|r| r.step)
+        .collect();
+    assert_eq!(
+        steps,
+        vec![0, 4, 8, 12],
+        "no duplicated or missing records after resume"
+    );
+    let _ = std::fs::remove_dir_all(&straight);
+    let _ = std::fs::remove_dir_all(&resumed);
+}
+
+#[test]
+fn corrupt_checkpoint_on_resume_is_a_clear_error_and_touches_nothing() {
+    let cfg = micro_config();
+    let out = tmp_dir("corrupt");
+    let mut first = quiet(&out);
+    first.stop_after = Some(4);
+    run(&cfg, &first).expect("first part");
+    let (_, ckpt) = latest_checkpoint(&out.join("checkpoints"))
+        .unwrap()
+        .unwrap();
+    let bytes = std::fs::read(&ckpt).unwrap();
+    std::fs::write(&ckpt, &bytes[..bytes.len() / 2]).unwrap();
+
+    let before: Vec<(PathBuf, Vec<u8>)> = ["metrics.jsonl", "config.json"]
+        .iter()
+        .map(|f| (out.join(f), std::fs::read(out.join(f)).unwrap()))
+        .collect();
+    let mut again = quiet(&out);
+    again.resume = true;
+    let err = run(&cfg, &again).expect_err("a truncated checkpoint must be refused");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("step_00000004"),
+        "the error names the file: {msg}"
+    );
+    for (p, b) in before {
+        assert_eq!(
+            std::fs::read(&p).unwrap(),
+            b,
+            "{} was modified",
+            p.display()
+        );
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn bad_configuration_is_rejected_before_any_output() {
+    let mut cfg = micro_config();
+    cfg.data.sigma = -1.0;
+    let out = tmp_dir("badcfg");
+    let err = run(&cfg, &quiet(&out)).expect_err("negative sigma");
+    assert!(err.to_string().contains("sigma"));
+    assert!(
+        !out.exists(),
+        "no output directory for a rejected configuration"
+    );
+}
