@@ -307,7 +307,12 @@ pub fn sample<D: Denoiser + ?Sized>(
     let lambda = |t: usize| 0.5 * (ab[t] / (1.0 - ab[t])).ln();
     for (k, &t) in ts.iter().enumerate() {
         let tt = Tensor::full(t as f32, b, &dev)?;
-        let out = denoiser.predict(&x, &tt, cond)?.to_dtype(DType::F32)?;
+        // Detached: a sampler never needs gradients, and keeping the graph would chain every
+        // step's activations to the final sample.
+        let out = denoiser
+            .predict(&x, &tt, cond)?
+            .detach()
+            .to_dtype(DType::F32)?;
         if out.dims() != x.dims() {
             return Err(Error::ShapeMismatch(format!(
                 "denoiser returned {:?} for input {:?}",
