@@ -140,6 +140,8 @@ pub fn min_snr_weights(
             })?;
             let m = snr.min(gamma);
             Ok(match prediction {
+                // min(SNR, γ)/SNR → 1 as SNR → 0 (a zero-terminal-SNR step).
+                PredictionType::Epsilon if snr == 0.0 => 1.0,
                 PredictionType::Epsilon => m / snr,
                 PredictionType::Sample => m,
                 PredictionType::VPrediction => m / (snr + 1.0),
@@ -148,7 +150,8 @@ pub fn min_snr_weights(
         .collect()
 }
 
-/// `batch` timesteps drawn uniformly from `0..num_train_timesteps`.
+/// `batch` timesteps drawn uniformly from `0..num_train_timesteps` (treated as at least 1;
+/// a [`NoiseSchedule`] never has T = 0).
 pub fn sample_timesteps(rng: &mut impl Rng, batch: usize, num_train_timesteps: usize) -> Vec<u32> {
     (0..batch)
         .map(|_| rng.random_range(0..num_train_timesteps.max(1)) as u32)

@@ -26,8 +26,8 @@ pub use forward::{
 };
 pub use noise::{gaussian_noise, gaussian_noise_vec};
 pub use sampler::{
-    sample, Denoiser, DynamicThreshold, SampleOutput, SamplerConfig, SamplerKind, Spacing,
-    StepInfo, VarianceType,
+    limit_x0, sample, Denoiser, DynamicThreshold, SampleOutput, SamplerConfig, SamplerKind,
+    Spacing, StepInfo, VarianceType,
 };
 pub use schedule::{BetaSchedule, NoiseSchedule, PredictionType, ScheduleConfig};
 

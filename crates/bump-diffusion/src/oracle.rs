@@ -25,6 +25,20 @@ fn rows(t: &Tensor) -> candle_core::Result<Vec<Vec<f32>>> {
     t.to_dtype(DType::F32)?.flatten_from(1)?.to_vec2()
 }
 
+/// The (B,) timesteps of a denoiser call as checked indices.
+fn batch_timesteps(
+    schedule: &NoiseSchedule,
+    t: &Tensor,
+    b: usize,
+) -> candle_core::Result<Vec<usize>> {
+    let ts = crate::forward::timesteps(t, schedule.num_train_timesteps())
+        .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+    if ts.len() != b {
+        candle_core::bail!("{} timesteps for a batch of {b}", ts.len());
+    }
+    Ok(ts)
+}
+
 /// The exact posterior mean E[x₀ | x_t] under the empirical distribution of a finite training
 /// set: a softmax over −‖x_t − √ᾱ·xᵢ‖² / (2(1 − ᾱ)) of the training images. Conditional when
 /// labels are given: only images whose label equals the sample's condition take part.
@@ -70,9 +84,23 @@ impl EmpiricalOracle {
         Ok(s)
     }
 
-    /// E[x₀ | x_t] for one flattened sample.
+    /// E[x₀ | x_t] for one flattened sample at training timestep `t`. With `cond = None`, or on
+    /// an unconditional oracle, every training image takes part; otherwise only those whose
+    /// label equals `cond` (to 1e-6), and an unmatched condition is an error.
     pub fn posterior_mean(&self, x_t: &[f32], t: usize, cond: Option<&[f32]>) -> Result<Vec<f64>> {
-        let a = self.schedule.alphas_cumprod[t];
+        let a = *self.schedule.alphas_cumprod.get(t).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "timestep {t} >= T = {}",
+                self.schedule.num_train_timesteps()
+            ))
+        })?;
+        if x_t.len() != self.data[0].len() {
+            return Err(Error::ShapeMismatch(format!(
+                "sample has {} values, training images have {}",
+                x_t.len(),
+                self.data[0].len()
+            )));
+        }
         let (sa, var) = (a.sqrt(), 1.0 - a);
         let members: Vec<usize> = match (&self.labels, cond) {
             (Some(labels), Some(c)) => (0..labels.len())
@@ -115,15 +143,19 @@ impl EmpiricalOracle {
 impl Denoiser for EmpiricalOracle {
     fn predict(&mut self, x_t: &Tensor, t: &Tensor, cond: &Tensor) -> candle_core::Result<Tensor> {
         let xs = rows(x_t)?;
-        let ts: Vec<f32> = t.to_dtype(DType::F32)?.to_vec1()?;
+        let ts = batch_timesteps(&self.schedule, t, xs.len())?;
         let cs = if self.labels.is_some() {
-            Some(rows(cond)?)
+            let cs = rows(cond)?;
+            if cs.len() != xs.len() {
+                candle_core::bail!("{} conditions for a batch of {}", cs.len(), xs.len());
+            }
+            Some(cs)
         } else {
             None
         };
         let mut out = Vec::with_capacity(xs.len() * xs.first().map_or(0, Vec::len));
         for (i, x) in xs.iter().enumerate() {
-            let ti = ts[i] as usize;
+            let ti = ts[i];
             let m = self
                 .posterior_mean(x, ti, cs.as_ref().map(|c| c[i].as_slice()))
                 .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
@@ -149,9 +181,13 @@ pub struct GaussianOracle {
 impl GaussianOracle {
     /// Data mean `mean` and per-dimension variance `var` (> 0).
     pub fn new(schedule: NoiseSchedule, mean: Vec<f64>, var: Vec<f64>) -> Result<Self> {
-        if mean.len() != var.len() || var.iter().any(|v| v.is_nan() || *v <= 0.0) {
+        if mean.is_empty()
+            || mean.len() != var.len()
+            || var.iter().any(|v| !(v.is_finite() && *v > 0.0))
+            || mean.iter().any(|m| !m.is_finite())
+        {
             return Err(Error::InvalidArgument(
-                "mean and variance must have equal length, variance > 0".into(),
+                "mean and variance must be finite, non-empty, of equal length, variance > 0".into(),
             ));
         }
         Ok(Self {
@@ -165,7 +201,7 @@ impl GaussianOracle {
 impl Denoiser for GaussianOracle {
     fn predict(&mut self, x_t: &Tensor, t: &Tensor, _cond: &Tensor) -> candle_core::Result<Tensor> {
         let xs = rows(x_t)?;
-        let ts: Vec<f32> = t.to_dtype(DType::F32)?.to_vec1()?;
+        let ts = batch_timesteps(&self.schedule, t, xs.len())?;
         let mut out = Vec::new();
         for (i, x) in xs.iter().enumerate() {
             if x.len() != self.mean.len() {
@@ -175,7 +211,7 @@ impl Denoiser for GaussianOracle {
                     self.mean.len()
                 );
             }
-            let a = self.schedule.alphas_cumprod[ts[i] as usize];
+            let a = self.schedule.alphas_cumprod[ts[i]];
             let sa = a.sqrt();
             let m: Vec<f64> = x
                 .iter()

@@ -60,17 +60,18 @@ pub enum VarianceType {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Spacing {
-    /// `(0..S)·(T/S)`, reversed (integer ratio).
+    /// `i·⌊T/S⌋` for i = S−1, …, 0 (ends at 0).
     Leading,
-    /// `round(linspace(0, T−1, S))`, reversed.
+    /// `round(linspace(0, T−1, S))`, reversed (starts at T − 1, ends at 0).
     Linspace,
-    /// `round(T − i·T/S) − 1` for i in 0..S (starts at T − 1).
+    /// `round(T − i·T/S) − 1` for i in 0..S (starts at T − 1). Rounding is half-to-even.
     #[default]
     Trailing,
 }
 
-/// Imagen's dynamic thresholding of x̂₀: s = max(1, quantile(|x̂₀|, p)) per sample, clipped at
-/// `max_value`; x̂₀ ← clamp(x̂₀, −s, s)/s.
+/// Imagen's dynamic thresholding of x̂₀ (diffusers `thresholding=True`): per sample,
+/// s = clamp(quantile(|x̂₀|, p), 1, `max_value`) with torch.quantile's linear interpolation,
+/// then x̂₀ ← clamp(x̂₀, −s, s)/s.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct DynamicThreshold {
     /// Quantile p in (0, 1] (Imagen: 0.995).
@@ -97,6 +98,10 @@ pub struct SamplerConfig {
     pub clip_sample: Option<(f32, f32)>,
     /// Dynamic thresholding of x̂₀ (applied before `clip_sample`).
     pub dynamic_threshold: Option<DynamicThreshold>,
+    /// An explicit, strictly decreasing list of training timesteps to visit. When set it
+    /// overrides `steps` and `spacing` (e.g. diffusers' `steps_offset`, or non-uniform grids).
+    #[serde(default)]
+    pub custom_timesteps: Option<Vec<usize>>,
 }
 
 impl SamplerConfig {
@@ -109,6 +114,7 @@ impl SamplerConfig {
             variance: VarianceType::FixedSmall,
             clip_sample: None,
             dynamic_threshold: None,
+            custom_timesteps: None,
         }
     }
     /// Ancestral DDPM over all T steps, fixed_small variance.
@@ -153,13 +159,16 @@ impl SamplerConfig {
         self
     }
 
+    /// Visits exactly these training timesteps (strictly decreasing, each < T), overriding
+    /// `steps` and `spacing`.
+    pub fn with_timesteps(mut self, timesteps: Option<Vec<usize>>) -> Self {
+        self.custom_timesteps = timesteps;
+        self
+    }
+
     /// Checks the options against `schedule`.
     pub fn validate(&self, schedule: &NoiseSchedule) -> Result<()> {
         let t = schedule.num_train_timesteps();
-        let s = self.steps.unwrap_or(t);
-        if s == 0 || s > t {
-            return Err(Error::InvalidSteps { steps: s, max: t });
-        }
         if !(0.0..=1.0).contains(&self.eta) {
             return Err(Error::InvalidEta(self.eta));
         }
@@ -171,7 +180,9 @@ impl SamplerConfig {
             }
         }
         if let Some(d) = self.dynamic_threshold {
-            if !(d.percentile > 0.0 && d.percentile <= 1.0 && d.max_value >= 1.0) {
+            if !(d.percentile > 0.0 && d.percentile <= 1.0 && d.max_value >= 1.0)
+                || d.max_value.is_infinite()
+            {
                 return Err(Error::InvalidArgument(format!(
                     "bad dynamic threshold {d:?}"
                 )));
@@ -181,31 +192,66 @@ impl SamplerConfig {
     }
 
     /// The descending inference timesteps for T training timesteps.
+    ///
+    /// Rounding is half-to-even and the products are formed in numpy's order, so the grids
+    /// equal diffusers' `timestep_spacing` grids exactly.
     pub fn timesteps(&self, t: usize) -> Result<Vec<usize>> {
+        if t == 0 {
+            return Err(Error::ZeroTimesteps);
+        }
+        if let Some(ts) = &self.custom_timesteps {
+            if ts.is_empty() || ts.len() > t {
+                return Err(Error::InvalidSteps {
+                    steps: ts.len(),
+                    max: t,
+                });
+            }
+            check_descending(ts)?;
+            if ts[0] >= t {
+                return Err(Error::InvalidArgument(format!(
+                    "custom timestep {} is not below T = {t}",
+                    ts[0]
+                )));
+            }
+            return Ok(ts.clone());
+        }
         let s = self.steps.unwrap_or(t);
         if s == 0 || s > t {
             return Err(Error::InvalidSteps { steps: s, max: t });
         }
         let ts: Vec<usize> = match self.spacing {
+            // diffusers: (arange(0, S) * (T // S)).round()[::-1]
             Spacing::Leading => {
                 let ratio = t / s;
                 (0..s).rev().map(|i| i * ratio).collect()
             }
-            Spacing::Linspace => (0..s)
-                .rev()
-                .map(|i| {
-                    if s == 1 {
-                        0
-                    } else {
-                        (i as f64 * (t - 1) as f64 / (s - 1) as f64).round() as usize
-                    }
-                })
-                .collect(),
-            Spacing::Trailing => (0..s)
-                .map(|i| {
-                    ((t as f64 - i as f64 * t as f64 / s as f64).round() as usize).saturating_sub(1)
-                })
-                .collect(),
+            // diffusers: linspace(0, T − 1, S).round()[::-1]
+            Spacing::Linspace => {
+                let step = if s == 1 {
+                    0.0
+                } else {
+                    (t - 1) as f64 / (s - 1) as f64
+                };
+                (0..s)
+                    .rev()
+                    .map(|i| {
+                        if s > 1 && i + 1 == s {
+                            t - 1 // numpy's linspace sets the endpoint exactly
+                        } else {
+                            (i as f64 * step).round_ties_even() as usize
+                        }
+                    })
+                    .collect()
+            }
+            // diffusers: round(arange(T, 0, −T/S)) − 1
+            Spacing::Trailing => {
+                let ratio = t as f64 / s as f64;
+                (0..s)
+                    .map(|i| {
+                        ((t as f64 - i as f64 * ratio).round_ties_even() as usize).saturating_sub(1)
+                    })
+                    .collect()
+            }
         };
         check_descending(&ts)?;
         Ok(ts)
@@ -246,8 +292,18 @@ pub struct SampleOutput {
     pub timesteps: Vec<usize>,
 }
 
-fn threshold(x0: Tensor, cfg: &SamplerConfig) -> Result<Tensor> {
-    let mut x0 = x0;
+/// Applies the x̂₀ limits of `cfg`: dynamic thresholding first, then `clip_sample`. The samplers
+/// call it on every predicted x̂₀ (and recompute ε from the limited x̂₀).
+///
+/// # Shapes
+/// - `x0`: (B, …); returns (B, …).
+pub fn limit_x0(x0: &Tensor, cfg: &SamplerConfig) -> Result<Tensor> {
+    let mut x0 = x0.clone();
+    if x0.rank() == 0 {
+        return Err(Error::ShapeMismatch(
+            "x0 must have a batch dimension".into(),
+        ));
+    }
     if let Some(d) = cfg.dynamic_threshold {
         let b = x0.dim(0)?;
         let flat: Vec<Vec<f32>> = x0.flatten_from(1)?.to_vec2()?;
@@ -255,8 +311,14 @@ fn threshold(x0: Tensor, cfg: &SamplerConfig) -> Result<Tensor> {
         for row in &flat {
             let mut a: Vec<f32> = row.iter().map(|v| v.abs()).collect();
             a.sort_by(f32::total_cmp);
-            let idx = ((d.percentile * a.len() as f64).ceil() as usize).clamp(1, a.len()) - 1;
-            scales.push((a[idx] as f64).clamp(1.0, d.max_value) as f32);
+            // Linear interpolation between order statistics, as torch.quantile (diffusers).
+            let pos = d.percentile * (a.len().max(1) - 1) as f64;
+            let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+            let q = match (a.get(lo), a.get(hi)) {
+                (Some(&l), Some(&h)) => l as f64 + (h as f64 - l as f64) * (pos - lo as f64),
+                _ => 1.0,
+            };
+            scales.push(q.clamp(1.0, d.max_value) as f32);
         }
         let mut shape = vec![b];
         shape.extend(std::iter::repeat_n(1, x0.rank() - 1));
@@ -298,6 +360,11 @@ pub fn sample<D: Denoiser + ?Sized>(
         )));
     }
     let (c, h, w) = sample_shape;
+    if c * h * w == 0 {
+        return Err(Error::InvalidArgument(format!(
+            "sample shape {sample_shape:?} has no elements"
+        )));
+    }
     let dev = cond.device().clone();
     let ts = cfg.timesteps(schedule.num_train_timesteps())?;
     let ab = &schedule.alphas_cumprod;
@@ -321,7 +388,7 @@ pub fn sample<D: Denoiser + ?Sized>(
             )));
         }
         let (x0, _) = convert_prediction(schedule, pred_type, &x, &out, &tt)?;
-        let x0 = threshold(x0, cfg)?;
+        let x0 = limit_x0(&x0, cfg)?;
         if let Some(cb) = callback.as_deref_mut() {
             cb(&StepInfo {
                 step: k,

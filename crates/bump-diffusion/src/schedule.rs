@@ -248,6 +248,26 @@ impl NoiseSchedule {
         if config.rescale_zero_terminal_snr && config.prediction_type == PredictionType::Epsilon {
             return Err(Error::ZeroSnrWithEpsilon);
         }
+        if config.rescale_zero_terminal_snr && t < 2 {
+            return Err(Error::InvalidArgument(
+                "the zero-terminal-SNR rescale needs T >= 2".into(),
+            ));
+        }
+        match &config.beta_schedule {
+            BetaSchedule::Cosine { max_beta } if !(*max_beta > 0.0 && *max_beta < 1.0) => {
+                return Err(Error::InvalidArgument(format!(
+                    "cosine max_beta must lie in (0, 1), got {max_beta}"
+                )));
+            }
+            BetaSchedule::SigmoidAlphaBar { start, end, tau }
+                if !(start.is_finite() && end.is_finite() && start < end && *tau > 0.0) =>
+            {
+                return Err(Error::InvalidArgument(format!(
+                    "sigmoid-on-alpha-bar needs finite start < end and tau > 0, got ({start}, {end}, {tau})"
+                )));
+            }
+            _ => {}
+        }
         let mut betas = betas_for(&config.beta_schedule, t);
         for (i, &b) in betas.iter().enumerate() {
             if !(b > 0.0 && b < 1.0 && b.is_finite()) {
