@@ -41,7 +41,10 @@ pub enum SamplerKind {
     Ddpm,
     /// DDIM with η.
     Ddim,
-    /// DPM-Solver++(2M), data prediction, midpoint form.
+    /// DPM-Solver++(2M) (Lu et al. 2022), data prediction, midpoint form as diffusers'
+    /// `DPMSolverMultistepScheduler(algorithm_type="dpmsolver++", solver_order=2)`: first order
+    /// on the first step, on the last (to σ = 0, i.e. x = x̂₀) and, with fewer than 15 steps, on
+    /// the second-to-last (`lower_order_final`).
     DpmSolverPp2m,
 }
 
@@ -57,6 +60,10 @@ pub enum VarianceType {
 }
 
 /// How inference timesteps are chosen from `0..T` (diffusers `timestep_spacing`).
+///
+/// For DPM-Solver++ the leading and linspace grids are those of diffusers'
+/// `DPMSolverMultistepScheduler`: S + 1 points with the last (t = 0) dropped, e.g. leading uses
+/// `⌊T/(S+1)⌋` and linspace `round(linspace(0, T−1, S+1))[..S]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Spacing {
@@ -219,23 +226,32 @@ impl SamplerConfig {
         if s == 0 || s > t {
             return Err(Error::InvalidSteps { steps: s, max: t });
         }
+        // diffusers' multistep solvers (DPMSolverMultistepScheduler) lay S + 1 points for the
+        // leading and linspace grids and drop the last one (t = 0): the final step then goes from
+        // the smallest grid point straight to σ = 0 instead of taking a second-order step onto
+        // t = 0, which is badly conditioned (a tiny previous step against a large last one).
+        let n = match self.kind {
+            SamplerKind::DpmSolverPp2m => s + 1,
+            _ => s,
+        };
         let ts: Vec<usize> = match self.spacing {
-            // diffusers: (arange(0, S) * (T // S)).round()[::-1]
+            // diffusers: (arange(0, n) * (T // n)).round()[::-1]
             Spacing::Leading => {
-                let ratio = t / s;
-                (0..s).rev().map(|i| i * ratio).collect()
+                let ratio = t / n;
+                (0..n).rev().take(s).map(|i| i * ratio).collect()
             }
-            // diffusers: linspace(0, T − 1, S).round()[::-1]
+            // diffusers: linspace(0, T − 1, n).round()[::-1]
             Spacing::Linspace => {
-                let step = if s == 1 {
+                let step = if n == 1 {
                     0.0
                 } else {
-                    (t - 1) as f64 / (s - 1) as f64
+                    (t - 1) as f64 / (n - 1) as f64
                 };
-                (0..s)
+                (0..n)
                     .rev()
+                    .take(s)
                     .map(|i| {
-                        if s > 1 && i + 1 == s {
+                        if n > 1 && i + 1 == n {
                             t - 1 // numpy's linspace sets the endpoint exactly
                         } else {
                             (i as f64 * step).round_ties_even() as usize
@@ -444,7 +460,10 @@ pub fn sample<D: Denoiser + ?Sized>(
                     let alpha_t = ab[p].sqrt();
                     let em1 = (-h).exp() - 1.0;
                     let first = ((&x * (sig_t / sig_s))? - (&x0 * (alpha_t * em1))?)?;
-                    match &prev_x0 {
+                    // diffusers' lower_order_final: with fewer than 15 steps the second-to-last
+                    // step is first order too (the last one always is: it lands on σ = 0).
+                    let lower_order_second = k + 2 == ts.len() && ts.len() < 15;
+                    match prev_x0.as_ref().filter(|_| !lower_order_second) {
                         Some((d_prev, l_prev)) => {
                             let r0 = (l_s - l_prev) / h;
                             let d1 = ((&x0 - d_prev)? / r0)?;
