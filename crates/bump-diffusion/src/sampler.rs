@@ -352,9 +352,27 @@ pub fn limit_x0(x0: &Tensor, cfg: &SamplerConfig) -> Result<Tensor> {
 
 /// Draws one sample per row of `cond`, seeded by `seeds`.
 ///
+/// Each step calls `denoiser` once on the whole batch with `t` = the step's training timestep
+/// (f32, shape (B,)), converts its output to x̂₀ by the schedule's prediction type, applies
+/// [`limit_x0`], recomputes ε̂ from the limited x̂₀, calls `callback`, and moves to the next
+/// entry of the timestep array (never to a timestep computed from a formula). The last step
+/// returns the mean of the final update (DDPM: the posterior mean; DDIM and DPM-Solver++: x̂₀),
+/// with no noise added.
+///
+/// Noise: x_T of sample `i` is stream 0 of `seeds[i]` and the noise of step `k` is stream
+/// `k + 1` ([`crate::noise::gaussian_noise_vec`]); sample `i` is bit-identical on the CPU
+/// whatever the batch size, its position, or the other seeds and conditions in the batch
+/// (provided the denoiser treats rows independently).
+///
 /// # Shapes
-/// - `cond`: (B, …) with B = `seeds.len()`; `sample_shape` = (C, H, W);
-/// - returns images of shape (B, C, H, W).
+/// - `cond`: (B, …) with B = `seeds.len()`, passed to the denoiser unchanged;
+/// - `sample_shape` = (C, H, W); the denoiser sees x_t (B, C, H, W) and t (B,) and must
+///   return (B, C, H, W);
+/// - returns images of shape (B, C, H, W) (f32, on `cond`'s device).
+///
+/// # Errors
+/// Invalid `cfg` ([`SamplerConfig::validate`]), no seeds, an empty sample shape, `cond`'s batch
+/// ≠ `seeds.len()`, a denoiser output of the wrong shape, or a failing denoiser.
 pub fn sample<D: Denoiser + ?Sized>(
     schedule: &NoiseSchedule,
     cfg: &SamplerConfig,
