@@ -294,7 +294,7 @@ impl EvalOutput {
             r2_y: m.r2_y,
             trustworthiness: m.trustworthiness,
             continuity: m.continuity,
-            spearman: m.spearman,
+            spearman: bump_analysis::order_rho(m),
             intrinsic_dim: m.intrinsic_dim,
             participation_ratio: m.participation_ratio,
             wall_s,

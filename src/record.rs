@@ -40,7 +40,8 @@ pub struct EvalRecord {
     pub trustworthiness: f64,
     /// Continuity C(k).
     pub continuity: f64,
-    /// Spearman ρ of pairwise distances (all pairs).
+    /// Spearman ρ between true distances and layer-4 geodesic (k-NN graph) distances: the ρ
+    /// the phase classifier uses. The Euclidean all-pairs ρ is in `representation`.
     pub spearman: f64,
     /// TwoNN intrinsic dimension of layer 4.
     pub intrinsic_dim: f64,

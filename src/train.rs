@@ -234,11 +234,20 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions) -> Result<RunOutcome> {
             );
             crate::io::append_line(&paths.metrics(), &serde_json::to_string(&record)?)?;
             write_snapshot(&paths, &out)?;
-            bar.println(format!(
-                "step {step:>6}  loss {train_loss:.4}  acc {:.3}  gen {}  layer4 {}  (ID {:.2}, T {:.2}, ρ {:.2}, R² {:.2}/{:.2})",
-                record.accuracy, record.gen_phase, record.rep_phase, record.intrinsic_dim,
-                record.trustworthiness, record.spearman, record.r2_x, record.r2_y
-            ));
+            if opts.progress {
+                let line = format!(
+                    "step {step:>6}  loss {train_loss:.4}  acc {:.3}  gen {}  layer4 {}  (ID {:.2}, T {:.2}, ρ {:.2}, R² {:.2}/{:.2})",
+                    record.accuracy, record.gen_phase, record.rep_phase, record.intrinsic_dim,
+                    record.trustworthiness, record.spearman, record.r2_x, record.r2_y
+                );
+                // indicatif hides the bar (and its println) when stderr is not a terminal;
+                // logs redirected to a file still get one line per checkpoint.
+                if bar.is_hidden() {
+                    eprintln!("{line}");
+                } else {
+                    bar.println(line);
+                }
+            }
             records.push(record);
         }
         if step >= total || opts.stop_after.is_some_and(|s| step >= s) {
