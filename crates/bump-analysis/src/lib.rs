@@ -34,8 +34,8 @@ pub use order::{
 };
 pub use percolation::{percolation, PercolationConfig, PercolationResult};
 pub use phase::{
-    classify, classify_generation, Classification, GenerationMix, GenerationThresholds, Phase,
-    PhaseThresholds,
+    classify, classify_generation, order_rho, Classification, GenerationMix, GenerationThresholds,
+    Phase, PhaseThresholds,
 };
 pub use probe::{knn_r2, ridge_cv_r2};
 

@@ -5,7 +5,8 @@ use crate::factor::{factorization, FactorizationMetrics};
 use crate::matrix::{check_coords, Activations};
 use crate::neighbors::{coord_distances, pairwise_distances};
 use crate::order::{
-    continuity, isomap_2d, knn_overlap, procrustes_disparity, spearman_distances, trustworthiness,
+    classical_mds_2d_pub, continuity, geodesic_distances, knn_overlap, procrustes_disparity,
+    spearman_distances, trustworthiness,
 };
 use crate::probe::{knn_r2, ridge_cv_r2};
 use crate::{Error, Result};
@@ -80,8 +81,13 @@ pub struct RepresentationMetrics {
     pub continuity: f64,
     /// Mean shared fraction of k nearest neighbours.
     pub knn_overlap: f64,
-    /// Spearman ρ of all pairwise distances.
+    /// Spearman ρ of all pairwise Euclidean distances (true centres vs activations). A curved
+    /// but ordered sheet saturates well below 1 here.
     pub spearman: f64,
+    /// Spearman ρ between true distances and geodesic distances along the activations' k-NN
+    /// graph (NaN if the graph is disconnected): order without requiring flatness. The
+    /// classifier uses this one when it is finite.
+    pub spearman_geodesic: f64,
     /// Spearman ρ over pairs that are k-neighbours in true space.
     pub spearman_local: f64,
     /// Procrustes disparity between the 2D Isomap embedding and the true coordinates (NaN if
@@ -119,9 +125,15 @@ pub fn compute_metrics(
     let pcs = Activations::from_f64(&p.projections, n, p.k.max(1))
         .or_else(|_| Activations::from_f64(&vec![0.0; n], n, 1))?;
     let (spearman, spearman_local) = spearman_distances(&cdist, &dist, n, cfg.k)?;
-    let procrustes = match isomap_2d(a, cfg.k) {
-        Ok(emb) => procrustes_disparity(coords, &emb)?,
-        Err(Error::Disconnected { .. }) => f64::NAN,
+    let (procrustes, spearman_geodesic) = match geodesic_distances(a, cfg.k) {
+        Ok(geo) => {
+            let emb = classical_mds_2d_pub(&geo, n)?;
+            (
+                procrustes_disparity(coords, &emb)?,
+                spearman_distances(&cdist, &geo, n, cfg.k)?.0,
+            )
+        }
+        Err(Error::Disconnected { .. }) => (f64::NAN, f64::NAN),
         Err(e) => return Err(e),
     };
     let factorization = match grid {
@@ -151,6 +163,7 @@ pub fn compute_metrics(
         continuity: continuity(&cdist, &dist, n, cfg.k)?,
         knn_overlap: knn_overlap(&cdist, &dist, n, cfg.k)?,
         spearman,
+        spearman_geodesic,
         spearman_local,
         procrustes_disparity: procrustes,
         factorization,

@@ -127,8 +127,9 @@ pub fn spearman_distances(a: &[f64], b: &[f64], n: usize, k: usize) -> Result<(f
     Ok((all, local))
 }
 
-/// Isomap in 2D: symmetric k-NN graph on `a`, geodesic distances by Dijkstra, classical MDS.
-pub fn isomap_2d(a: &Activations, k: usize) -> Result<Vec<[f64; 2]>> {
+/// Geodesic distances along the symmetric k-NN graph of `a` (Dijkstra from every point),
+/// N×N row-major. Errors if the graph is disconnected.
+pub fn geodesic_distances(a: &Activations, k: usize) -> Result<Vec<f64>> {
     let n = a.n();
     if n <= k || k == 0 {
         return Err(Error::TooFewPoints { n, k });
@@ -165,7 +166,13 @@ pub fn isomap_2d(a: &Activations, k: usize) -> Result<Vec<[f64; 2]>> {
             return Err(Error::Disconnected { k });
         }
     }
-    classical_mds_2d(&geo, n)
+    Ok(geo)
+}
+
+/// Isomap in 2D: symmetric k-NN graph on `a`, geodesic distances by Dijkstra, classical MDS.
+pub fn isomap_2d(a: &Activations, k: usize) -> Result<Vec<[f64; 2]>> {
+    let geo = geodesic_distances(a, k)?;
+    classical_mds_2d(&geo, a.n())
 }
 
 /// An f64 with a total order, for the Dijkstra heap.
@@ -185,6 +192,11 @@ impl Ord for OrdF64 {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.0.total_cmp(&other.0)
     }
+}
+
+/// Classical MDS of an N×N distance matrix to 2D (crate-internal entry point).
+pub(crate) fn classical_mds_2d_pub(d: &[f64], n: usize) -> Result<Vec<[f64; 2]>> {
+    classical_mds_2d(d, n)
 }
 
 /// Classical MDS: B = −½ J D² J, top two eigenvectors scaled by √λ.

@@ -67,7 +67,17 @@ impl Default for PhaseThresholds {
     }
 }
 
-/// Representation phase:
+/// The rank correlation the classifier uses: geodesic Spearman ρ when the k-NN graph is
+/// connected, else the Euclidean one.
+pub fn order_rho(m: &RepresentationMetrics) -> f64 {
+    if m.spearman_geodesic.is_finite() {
+        m.spearman_geodesic
+    } else {
+        m.spearman
+    }
+}
+
+/// Representation phase (ρ is [`order_rho`]: the geodesic Spearman ρ):
 /// - **C**: intrinsic dimension in [id_min, id_max], T(k) ≥ trust_c, ρ ≥ spearman_c and probe
 ///   R² ≥ r2_c for x and y — an ordered sheet;
 /// - **B**: intrinsic dimension in [id_min, id_max] otherwise — a 2D manifold, disordered;
@@ -80,10 +90,11 @@ pub fn classify(m: &RepresentationMetrics, t: &PhaseThresholds) -> Classificatio
     let decided_by = vec![
         ("intrinsic_dim".to_string(), m.intrinsic_dim),
         ("trustworthiness".to_string(), m.trustworthiness),
-        ("spearman".to_string(), m.spearman),
+        ("spearman".to_string(), order_rho(m)),
         ("r2_x".to_string(), m.r2_x),
         ("r2_y".to_string(), m.r2_y),
     ];
+    let rho = order_rho(m);
     let two_d = m.intrinsic_dim >= t.id_min && m.intrinsic_dim <= t.id_max;
     let (phase, reason) = if !two_d {
         (
@@ -101,7 +112,7 @@ pub fn classify(m: &RepresentationMetrics, t: &PhaseThresholds) -> Classificatio
             ),
         )
     } else if m.trustworthiness >= t.trust_c
-        && m.spearman >= t.spearman_c
+        && rho >= t.spearman_c
         && m.r2_x >= t.r2_c
         && m.r2_y >= t.r2_c
     {
@@ -114,7 +125,7 @@ pub fn classify(m: &RepresentationMetrics, t: &PhaseThresholds) -> Classificatio
             Phase::B,
             format!(
                 "2D but disordered: T(k) {:.2} (need {}), ρ {:.2} (need {}), R² {:.2}/{:.2} (need {})",
-                m.trustworthiness, t.trust_c, m.spearman, t.spearman_c, m.r2_x, m.r2_y, t.r2_c
+                m.trustworthiness, t.trust_c, rho, t.spearman_c, m.r2_x, m.r2_y, t.r2_c
             ),
         )
     };
