@@ -1,9 +1,9 @@
 //! Dimension: PCA, participation ratio, TwoNN and Levina–Bickel.
 
 use crate::matrix::Activations;
-use crate::neighbors::{pairwise_distances, sorted_neighbors};
+use crate::neighbors::{pairwise_distances, Neighborhood};
 use crate::{Error, Result};
-use faer::Side;
+use faer::{Mat, Side};
 use serde::{Deserialize, Serialize};
 
 /// A principal-component analysis.
@@ -38,73 +38,76 @@ impl Pca {
 
 /// PCA with the N×N Gram trick when D > N (X Xᵀ has the same non-zero spectrum as XᵀX), and the
 /// D×D covariance otherwise.
+///
+/// # Shapes
+/// `a`: N×D → `spectrum`: min(N − 1, D), `projections`: N×min(k, N − 1, D) row-major.
 pub fn pca(a: &Activations, k: usize) -> Result<Pca> {
     let (n, d) = (a.n(), a.d());
     if n < 2 {
         return Err(Error::TooFewPoints { n, k: 1 });
     }
+    if d > n {
+        return pca_from_gram(&a.gram(), d, k);
+    }
     let x = a.to_mat(true);
-    let denom = (n - 1) as f64;
     let rank = (n - 1).min(d);
     let k = k.min(rank);
-    let (spectrum, projections) = if d > n {
-        let g = &x * x.transpose();
-        let evd = g
-            .self_adjoint_eigen(Side::Lower)
-            .map_err(|e| Error::LinearAlgebra(format!("{e:?}")))?;
-        let s = evd.S().column_vector();
-        let u = evd.U();
-        // Ascending order from faer: walk from the top.
-        let order: Vec<usize> = (0..n).rev().collect();
-        let spectrum: Vec<f64> = order
-            .iter()
-            .take(rank)
-            .map(|&i| s[i].max(0.0) / denom)
-            .collect();
-        let mut proj = vec![0.0; n * k];
-        for (c, &i) in order.iter().take(k).enumerate() {
-            let sv = s[i].max(0.0).sqrt();
-            for r in 0..n {
-                proj[r * k + c] = u[(r, i)] * sv;
-            }
-        }
-        (spectrum, proj)
-    } else {
-        let c = x.transpose() * &x;
-        let evd = c
-            .self_adjoint_eigen(Side::Lower)
-            .map_err(|e| Error::LinearAlgebra(format!("{e:?}")))?;
-        let s = evd.S().column_vector();
-        let v = evd.U();
-        let order: Vec<usize> = (0..d).rev().collect();
-        let spectrum: Vec<f64> = order
-            .iter()
-            .take(rank)
-            .map(|&i| s[i].max(0.0) / denom)
-            .collect();
-        let mut proj = vec![0.0; n * k];
+    let c = x.transpose() * &x;
+    let evd = c
+        .self_adjoint_eigen(Side::Lower)
+        .map_err(|e| Error::LinearAlgebra(format!("{e:?}")))?;
+    let s = evd.S().column_vector();
+    let v = evd.U();
+    // faer returns ascending eigenvalues: walk from the top.
+    let spectrum: Vec<f64> = (0..rank)
+        .map(|r| s[d - 1 - r].max(0.0) / (n - 1) as f64)
+        .collect();
+    let top = Mat::from_fn(d, k, |j, c| v[(j, d - 1 - c)]);
+    let proj = &x * &top;
+    let projections = (0..n * k).map(|t| proj[(t / k, t % k)]).collect();
+    Ok(finish_pca(spectrum, projections, k))
+}
+
+/// PCA from the centred N×N Gram matrix of points in D dimensions: the eigenvalues of G/(N − 1)
+/// are the covariance spectrum, and the eigenvectors scaled by √λ(G) are the projections.
+pub(crate) fn pca_from_gram(g: &Mat<f64>, d: usize, k: usize) -> Result<Pca> {
+    let n = g.nrows();
+    if n < 2 {
+        return Err(Error::TooFewPoints { n, k: 1 });
+    }
+    let rank = (n - 1).min(d);
+    let k = k.min(rank);
+    let evd = g
+        .self_adjoint_eigen(Side::Lower)
+        .map_err(|e| Error::LinearAlgebra(format!("{e:?}")))?;
+    let s = evd.S().column_vector();
+    let u = evd.U();
+    let spectrum: Vec<f64> = (0..rank)
+        .map(|r| s[n - 1 - r].max(0.0) / (n - 1) as f64)
+        .collect();
+    let mut projections = vec![0.0; n * k];
+    for c in 0..k {
+        let i = n - 1 - c;
+        let sv = s[i].max(0.0).sqrt();
         for r in 0..n {
-            for (c, &i) in order.iter().take(k).enumerate() {
-                let mut acc = 0.0;
-                for j in 0..d {
-                    acc += x[(r, j)] * v[(j, i)];
-                }
-                proj[r * k + c] = acc;
-            }
+            projections[r * k + c] = u[(r, i)] * sv;
         }
-        (spectrum, proj)
-    };
+    }
+    Ok(finish_pca(spectrum, projections, k))
+}
+
+fn finish_pca(spectrum: Vec<f64>, projections: Vec<f64>, k: usize) -> Pca {
     let total: f64 = spectrum.iter().sum();
     let explained_variance_ratio = spectrum
         .iter()
         .map(|v| if total > 0.0 { v / total } else { 0.0 })
         .collect();
-    Ok(Pca {
+    Pca {
         spectrum,
         explained_variance_ratio,
         projections,
         k,
-    })
+    }
 }
 
 /// Participation ratio (Σλ)² / Σλ² of a spectrum: the effective number of dimensions.
@@ -118,81 +121,82 @@ pub fn participation_ratio(spectrum: &[f64]) -> f64 {
     }
 }
 
-fn neighbor_distances(a: &Activations, kmax: usize) -> Result<Vec<Vec<f64>>> {
+fn neighborhood(a: &Activations, kmax: usize) -> Result<Neighborhood> {
     let n = a.n();
     if n <= kmax {
         return Err(Error::TooFewPoints { n, k: kmax });
     }
-    let dist = pairwise_distances(a);
-    let nb = sorted_neighbors(&dist, n);
-    Ok((0..n)
-        .map(|i| nb[i][..kmax].iter().map(|&j| dist[i * n + j]).collect())
-        .collect())
+    Ok(Neighborhood::new(pairwise_distances(a), n))
 }
 
 /// TwoNN (Facco et al. 2017), maximum-likelihood form: d = N / Σᵢ ln(r₂ᵢ / r₁ᵢ). Points with a
 /// zero first-neighbour distance (duplicates) are skipped.
 ///
-/// On lattice-sampled data r₂ ≈ r₁ and the estimate diverges; use [`twonn_scaled`] there.
+/// On lattice-sampled data r₂ ≈ r₁ and the estimate diverges; use [`twonn_multiscale`] there.
 pub fn twonn(a: &Activations) -> Result<f64> {
     twonn_scaled(a, 1)
 }
 
-/// The TwoNN ratio taken at neighbour ranks n₁ and 2n₁ (Gride, Denti et al. 2022, point
-/// estimate): d = ln 2 / mean ln(r_{2n₁} / r_{n₁}). With n₁ > 1 it looks past the lattice scale
-/// of grid-sampled data, where plain TwoNN's r₂/r₁ is ≈ 1. n₁ = 1 is [`twonn`].
+/// The TwoNN ratio taken at neighbour ranks n₁ and 2n₁ (the ratio of Gride, Denti et al. 2022):
+/// d = ln 2 / mean ln(r_{2n₁} / r_{n₁}) for n₁ > 1, and plain [`twonn`] for n₁ = 1.
+///
+/// ln 2 is the calibration for a regular lattice, where r_k ∝ √k exactly (k points fill a
+/// disc of area ∝ k); the evaluation grids are lattices. On Poisson (randomly) sampled data the
+/// unbiased constant is H_{2n₁−1} − H_{n₁−1} instead (0.78 at n₁ = 3, 0.74 at n₁ = 6), so there
+/// this reads low by a factor of 0.88–0.94.
 pub fn twonn_scaled(a: &Activations, n1: usize) -> Result<f64> {
     if n1 == 0 {
         return Err(Error::InvalidArgument("n1 must be >= 1".into()));
     }
-    let nd = neighbor_distances(a, 2 * n1)?;
-    let logs: Vec<f64> = nd
-        .iter()
-        .filter(|r| r[n1 - 1] > 0.0)
-        .map(|r| (r[2 * n1 - 1] / r[n1 - 1]).ln())
-        .collect();
-    let mean = logs.iter().sum::<f64>() / logs.len().max(1) as f64;
-    if n1 == 1 {
-        // MLE for the Pareto law of μ = r₂/r₁: d = N / Σ ln μ.
-        return Ok(if mean > 0.0 {
-            1.0 / mean
-        } else {
-            f64::INFINITY
-        });
-    }
-    Ok(if mean > 0.0 {
-        std::f64::consts::LN_2 / mean
-    } else {
-        f64::INFINITY
-    })
+    Ok(ratio_dim(&neighborhood(a, 2 * n1)?, n1))
 }
 
 /// Multiscale TwoNN: the mean of [`twonn_scaled`] over n₁ = `lo..=hi`. On lattice-sampled
-/// manifolds single ranks land on distance shells of the lattice (r₈/r₄ = √2 on a square
-/// grid, but r₁₀/r₅ = √2 too and r₁₂/r₆ = √5/√2 … ); averaging over a few consecutive ranks
-/// smooths the shells out. Our choice for the phase classifier: n₁ = 3…6.
+/// manifolds plain TwoNN sees r₂ ≈ r₁ (the four nearest lattice neighbours are equidistant) and
+/// diverges; single larger ranks land on distance shells of the lattice; averaging over a few
+/// consecutive ranks smooths the shells out. Our choice for the phase classifier: n₁ = 3…6.
 pub fn twonn_multiscale(a: &Activations, lo: usize, hi: usize) -> Result<f64> {
+    check_scales(lo, hi)?;
+    Ok(multiscale_dim(&neighborhood(a, 2 * hi)?, lo, hi))
+}
+
+fn check_scales(lo: usize, hi: usize) -> Result<()> {
     if lo == 0 || hi < lo {
         return Err(Error::InvalidArgument(format!(
             "need 1 <= lo <= hi, got {lo}..={hi}"
         )));
     }
-    let nd = neighbor_distances(a, 2 * hi)?;
+    Ok(())
+}
+
+/// [`twonn_scaled`] on precomputed neighbours (requires N > 2n₁).
+pub(crate) fn ratio_dim(nb: &Neighborhood, n1: usize) -> f64 {
     let mut sum = 0.0;
-    for n1 in lo..=hi {
-        let logs: Vec<f64> = nd
-            .iter()
-            .filter(|r| r[n1 - 1] > 0.0)
-            .map(|r| (r[2 * n1 - 1] / r[n1 - 1]).ln())
-            .collect();
-        let mean = logs.iter().sum::<f64>() / logs.len().max(1) as f64;
-        sum += if mean > 0.0 {
-            std::f64::consts::LN_2 / mean
-        } else {
-            f64::INFINITY
-        };
+    let mut count = 0usize;
+    for i in 0..nb.n {
+        let r: Vec<f64> = nb.knn_distances(i, 2 * n1).collect();
+        if r[n1 - 1] > 0.0 {
+            sum += (r[2 * n1 - 1] / r[n1 - 1]).ln();
+            count += 1;
+        }
     }
-    Ok(sum / (hi - lo + 1) as f64)
+    let mean = sum / count.max(1) as f64;
+    let constant = if n1 == 1 {
+        // MLE for the Pareto law of μ = r₂/r₁: d = N / Σ ln μ.
+        1.0
+    } else {
+        std::f64::consts::LN_2
+    };
+    if mean > 0.0 {
+        constant / mean
+    } else {
+        f64::INFINITY
+    }
+}
+
+/// [`twonn_multiscale`] on precomputed neighbours (requires N > 2·hi).
+pub(crate) fn multiscale_dim(nb: &Neighborhood, lo: usize, hi: usize) -> f64 {
+    (lo..=hi).map(|n1| ratio_dim(nb, n1)).sum::<f64>() / (hi - lo + 1) as f64
 }
 
 /// Levina–Bickel MLE intrinsic dimension with k neighbours, averaged over points (with the
@@ -201,21 +205,25 @@ pub fn levina_bickel(a: &Activations, k: usize) -> Result<f64> {
     if k < 2 {
         return Err(Error::InvalidArgument("Levina–Bickel needs k >= 2".into()));
     }
-    let nd = neighbor_distances(a, k)?;
+    Ok(levina_bickel_dim(&neighborhood(a, k)?, k))
+}
+
+/// [`levina_bickel`] on precomputed neighbours (requires N > k ≥ 2).
+pub(crate) fn levina_bickel_dim(nb: &Neighborhood, k: usize) -> f64 {
     let mut inv_sum = 0.0;
     let mut count = 0usize;
-    for r in &nd {
+    for i in 0..nb.n {
+        let r: Vec<f64> = nb.knn_distances(i, k).collect();
         let tk = r[k - 1];
         if tk <= 0.0 || r[0] <= 0.0 {
             continue;
         }
-        let s: f64 = r[..k - 1].iter().map(|&tj| (tk / tj).ln()).sum::<f64>() / (k - 1) as f64;
-        inv_sum += s;
+        inv_sum += r[..k - 1].iter().map(|&tj| (tk / tj).ln()).sum::<f64>() / (k - 1) as f64;
         count += 1;
     }
-    Ok(if inv_sum > 0.0 {
+    if inv_sum > 0.0 {
         count as f64 / inv_sum
     } else {
         f64::INFINITY
-    })
+    }
 }

@@ -2,7 +2,7 @@
 
 use crate::matrix::Activations;
 use crate::{Error, Result};
-use faer::Mat;
+use faer::{Mat, Side};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -18,7 +18,8 @@ pub struct FactorizationMetrics {
     /// rectangles of the grid.
     pub parallelogram_error: f64,
     /// Cosines of the principal angles between the top-r subspaces spanned by x-differences and
-    /// by y-differences (0: orthogonal), descending.
+    /// by y-differences (0: orthogonal), descending; r is the configured rank, or less where a
+    /// subspace has lower rank (empty if the activations do not vary along an axis).
     pub principal_cosines: Vec<f64>,
     /// Mean of `principal_cosines`.
     pub mean_principal_cosine: f64,
@@ -31,24 +32,48 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-/// Computes [`FactorizationMetrics`]; point (ix, iy) is row `iy·nx + ix`.
+/// Computes [`FactorizationMetrics`]; point (ix, iy) is row `iy·nx + ix`. `rank` bounds the
+/// dimension of each difference subspace (directions with less than 1e-10 of the leading
+/// difference variance are dropped, so a rank-1 factor is compared as a line); `seed` draws
+/// the 2,000 random rectangles of the parallelogram error.
+///
+/// # Shapes
+/// `a`: N×D with N = nx·ny.
 pub fn factorization(
     a: &Activations,
     grid: (usize, usize),
     rank: usize,
     seed: u64,
 ) -> Result<FactorizationMetrics> {
-    let (nx, ny) = grid;
-    if nx * ny != a.n() {
-        return Err(Error::GridMismatch { nx, ny, n: a.n() });
+    check_grid(a.n(), grid)?;
+    factorization_with_gram(a, &a.gram(), grid, rank, seed)
+}
+
+/// Checks that the grid matches N and is at least 3×3 (central differences need neighbours).
+pub(crate) fn check_grid(n: usize, (nx, ny): (usize, usize)) -> Result<()> {
+    if nx * ny != n {
+        return Err(Error::GridMismatch { nx, ny, n });
     }
     if nx < 3 || ny < 3 {
         return Err(Error::InvalidArgument(
             "factorization needs a grid of at least 3×3".into(),
         ));
     }
-    let f = |ix: usize, iy: usize| a.row(iy * nx + ix);
-    // Metric tensor from central differences.
+    Ok(())
+}
+
+/// [`factorization`] given the centred Gram matrix of `a` (for the principal angles).
+pub(crate) fn factorization_with_gram(
+    a: &Activations,
+    g: &Mat<f64>,
+    (nx, ny): (usize, usize),
+    rank: usize,
+    seed: u64,
+) -> Result<FactorizationMetrics> {
+    let idx = |ix: usize, iy: usize| iy * nx + ix;
+    let f = |ix: usize, iy: usize| a.row(idx(ix, iy));
+    // Metric tensor from central differences. Computed on the rows themselves (not through G):
+    // the exact zeros of a factorized map must stay zeros.
     let mut ratio_sum = 0.0;
     let mut count = 0usize;
     for iy in 1..ny - 1 {
@@ -72,42 +97,59 @@ pub fn factorization(
         if x1 == x2 || y1 == y2 {
             continue;
         }
-        let num: Vec<f64> = (0..a.d())
-            .map(|k| f(x1, y1)[k] + f(x2, y2)[k] - f(x1, y2)[k] - f(x2, y1)[k])
-            .collect();
-        let den = sub(f(x1, y1), f(x2, y2));
+        let (p11, p22, p12, p21) = (f(x1, y1), f(x2, y2), f(x1, y2), f(x2, y1));
+        let num: f64 = (0..a.d())
+            .map(|k| (p11[k] + p22[k] - p12[k] - p21[k]).powi(2))
+            .sum();
+        let den = sub(p11, p22);
         let dn = dot(&den, &den).sqrt();
         if dn > 0.0 {
-            para += dot(&num, &num).sqrt() / dn;
+            para += num.sqrt() / dn;
             pc += 1;
         }
     }
-    // Principal angles between difference subspaces.
-    let dx: Vec<Vec<f64>> = (0..ny)
-        .flat_map(|iy| (0..nx - 1).map(move |ix| (ix, iy)))
-        .map(|(ix, iy)| sub(f(ix + 1, iy), f(ix, iy)))
+    // Principal angles between the subspaces spanned by x-differences and by y-differences.
+    // Difference vectors are combinations of rows, so every inner product between them is a
+    // combination of entries of G, and the subspaces come from eigen-decompositions of the
+    // (small) Gram matrices of the differences instead of SVDs of D-dimensional matrices.
+    let dx: Vec<(usize, usize)> = (0..ny)
+        .flat_map(|iy| (0..nx - 1).map(move |ix| (idx(ix + 1, iy), idx(ix, iy))))
         .collect();
-    let dy: Vec<Vec<f64>> = (0..ny - 1)
-        .flat_map(|iy| (0..nx).map(move |ix| (ix, iy)))
-        .map(|(ix, iy)| sub(f(ix, iy + 1), f(ix, iy)))
+    let dy: Vec<(usize, usize)> = (0..ny - 1)
+        .flat_map(|iy| (0..nx).map(move |ix| (idx(ix, iy + 1), idx(ix, iy))))
         .collect();
-    let basis = |rows: &[Vec<f64>]| -> Result<Mat<f64>> {
-        let m = Mat::from_fn(a.d(), rows.len(), |i, j| rows[j][i]);
-        let svd = m
-            .thin_svd()
-            .map_err(|e| Error::LinearAlgebra(format!("{e:?}")))?;
-        let r = rank.min(rows.len()).min(a.d()).max(1);
-        let u = svd.U();
-        Ok(Mat::from_fn(a.d(), r, |i, j| u[(i, j)]))
+    let inner = |p: (usize, usize), q: (usize, usize)| {
+        g[(p.0, q.0)] - g[(p.0, q.1)] - g[(p.1, q.0)] + g[(p.1, q.1)]
     };
-    let (ux, uy) = (basis(&dx)?, basis(&dy)?);
-    let cross = ux.transpose() * &uy;
-    let principal_cosines: Vec<f64> = cross
-        .singular_values()
-        .map_err(|e| Error::LinearAlgebra(format!("{e:?}")))?
-        .into_iter()
-        .map(|v| v.min(1.0))
-        .collect();
+    let basis = |diffs: &[(usize, usize)]| -> Result<(Mat<f64>, Vec<f64>)> {
+        let m = Mat::from_fn(diffs.len(), diffs.len(), |i, j| inner(diffs[i], diffs[j]));
+        let evd = m
+            .self_adjoint_eigen(Side::Lower)
+            .map_err(|e| Error::LinearAlgebra(format!("{e:?}")))?;
+        let (s, u) = (evd.S().column_vector(), evd.U());
+        let len = diffs.len();
+        let top = s[len - 1].max(0.0);
+        let r = (0..rank.min(len))
+            .take_while(|&c| top > 0.0 && s[len - 1 - c] > 1e-10 * top)
+            .count();
+        let coef = Mat::from_fn(len, r, |i, c| u[(i, len - 1 - c)]);
+        let sv = (0..r).map(|c| s[len - 1 - c].sqrt()).collect();
+        Ok((coef, sv))
+    };
+    let ((vx, sx), (vy, sy)) = (basis(&dx)?, basis(&dy)?);
+    let principal_cosines: Vec<f64> = if sx.is_empty() || sy.is_empty() {
+        Vec::new()
+    } else {
+        // Uₓᵀ U_y = Sₓ⁻¹ Vₓᵀ (Dₓ D_yᵀ) V_y S_y⁻¹ with Uₓ = Dₓᵀ Vₓ Sₓ⁻¹.
+        let cross = Mat::from_fn(dx.len(), dy.len(), |i, j| inner(dx[i], dy[j]));
+        let c = vx.transpose() * &cross * &vy;
+        let c = Mat::from_fn(sx.len(), sy.len(), |i, j| c[(i, j)] / (sx[i] * sy[j]));
+        c.singular_values()
+            .map_err(|e| Error::LinearAlgebra(format!("{e:?}")))?
+            .into_iter()
+            .map(|v| v.clamp(0.0, 1.0))
+            .collect()
+    };
     let mean_principal_cosine =
         principal_cosines.iter().sum::<f64>() / principal_cosines.len().max(1) as f64;
     Ok(FactorizationMetrics {

@@ -37,7 +37,7 @@ pub use phase::{
     classify, classify_generation, order_rho, Classification, GenerationMix, GenerationThresholds,
     Phase, PhaseThresholds,
 };
-pub use probe::{knn_r2, ridge_cv_r2};
+pub use probe::{knn_r2, ridge_cv_r2, ridge_cv_r2_multi};
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]

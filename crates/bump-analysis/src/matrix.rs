@@ -89,6 +89,14 @@ impl Activations {
         Mat::from_fn(self.n, self.d, |i, j| self.data[i * self.d + j] - means[j])
     }
 
+    /// The Gram matrix of the centred rows, N×N: Gᵢⱼ = (xᵢ − x̄)·(xⱼ − x̄). Distances, kernel
+    /// ridge, the Gram-trick PCA and the factorization metrics all derive from it, so the suite
+    /// touches the D-dimensional data once.
+    pub(crate) fn gram(&self) -> Mat<f64> {
+        let x = self.to_mat(true);
+        &x * x.transpose()
+    }
+
     /// Column means.
     pub fn column_means(&self) -> Vec<f64> {
         let mut m = vec![0.0; self.d];

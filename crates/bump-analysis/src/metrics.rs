@@ -1,14 +1,16 @@
 //! The metric suite in one call.
 
-use crate::dimension::{levina_bickel, participation_ratio, pca, twonn, twonn_multiscale};
-use crate::factor::{factorization, FactorizationMetrics};
-use crate::matrix::{check_coords, Activations};
-use crate::neighbors::{coord_distances, pairwise_distances};
-use crate::order::{
-    classical_mds_2d_pub, continuity, geodesic_distances, knn_overlap, procrustes_disparity,
-    spearman_distances, trustworthiness,
+use crate::dimension::{
+    levina_bickel_dim, multiscale_dim, participation_ratio, pca, pca_from_gram, ratio_dim,
 };
-use crate::probe::{knn_r2, ridge_cv_r2};
+use crate::factor::{factorization_with_gram, FactorizationMetrics};
+use crate::matrix::{check_coords, Activations};
+use crate::neighbors::{coord_distances, distances_from_gram, Neighborhood};
+use crate::order::{
+    check_trust, classical_mds_2d, geodesic_from, overlap_from, procrustes_disparity,
+    spearman_from, trust_from,
+};
+use crate::probe::{knn_r2_from, ridge_cv_r2_multi, ridge_dual};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +31,74 @@ pub struct MetricConfig {
     pub factor_rank: usize,
     /// Seed for folds and random rectangles.
     pub seed: u64,
+}
+
+impl MetricConfig {
+    /// Sets the neighbourhood size k.
+    pub fn with_k(mut self, k: usize) -> Self {
+        self.k = k;
+        self
+    }
+
+    /// Sets the cross-validation folds.
+    pub fn with_folds(mut self, folds: usize) -> Self {
+        self.folds = folds;
+        self
+    }
+
+    /// Sets the relative ridge penalty.
+    pub fn with_ridge_alpha(mut self, alpha: f64) -> Self {
+        self.ridge_alpha = alpha;
+        self
+    }
+
+    /// Sets the number of principal components for the PC probe.
+    pub fn with_top_pcs(mut self, top_pcs: usize) -> Self {
+        self.top_pcs = top_pcs;
+        self
+    }
+
+    /// Sets the TwoNN ranks n₁ = lo..=hi averaged into `intrinsic_dim`.
+    pub fn with_twonn_scales(mut self, lo: usize, hi: usize) -> Self {
+        self.twonn_scales = (lo, hi);
+        self
+    }
+
+    /// Sets the rank of the difference subspaces for the principal angles.
+    pub fn with_factor_rank(mut self, rank: usize) -> Self {
+        self.factor_rank = rank;
+        self
+    }
+
+    /// Sets the seed of the folds and the random rectangles.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Checks the settings (independent of the data): k ≥ 2 (Levina–Bickel needs two
+    /// neighbours), folds ≥ 2, ridge α > 0 and finite, 1 ≤ lo ≤ hi for the TwoNN ranks,
+    /// factor rank ≥ 1.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::InvalidArgument(m));
+        if self.k < 2 {
+            return bad(format!("k must be >= 2, got {}", self.k));
+        }
+        if self.folds < 2 {
+            return bad(format!("folds must be >= 2, got {}", self.folds));
+        }
+        if !(self.ridge_alpha > 0.0 && self.ridge_alpha.is_finite()) {
+            return bad(format!("ridge alpha must be > 0, got {}", self.ridge_alpha));
+        }
+        let (lo, hi) = self.twonn_scales;
+        if lo == 0 || hi < lo {
+            return bad(format!("TwoNN ranks need 1 <= lo <= hi, got {lo}..={hi}"));
+        }
+        if self.factor_rank == 0 {
+            return bad("factor rank must be >= 1".into());
+        }
+        Ok(())
+    }
 }
 
 impl Default for MetricConfig {
@@ -97,55 +167,83 @@ pub struct RepresentationMetrics {
     pub factorization: Option<FactorizationMetrics>,
 }
 
-/// Runs the whole suite. `grid` = (nx, ny) enables the factorization metrics (row-major order).
+/// Runs the whole suite. `grid` = (nx, ny) enables the factorization metrics (point (ix, iy)
+/// is row iy·nx + ix); grids smaller than 3×3 skip them.
+///
+/// The D-dimensional data are touched once, for the centred N×N Gram matrix; distances, PCA,
+/// the kernel ridge probes and the principal angles all derive from it, and every point's
+/// neighbours are sorted once per space.
+///
+/// # Shapes
+/// `a`: N×D, `coords`: N.
 pub fn compute_metrics(
     a: &Activations,
     coords: &[[f64; 2]],
     grid: Option<(usize, usize)>,
     cfg: &MetricConfig,
 ) -> Result<RepresentationMetrics> {
+    cfg.validate()?;
     let n = a.n();
     check_coords(coords, n)?;
-    if n <= 2 * cfg.twonn_scales.1.max(1) || n <= cfg.k || n < 2 * cfg.folds {
-        return Err(Error::TooFewPoints {
-            n,
-            k: cfg.k.max(2 * cfg.twonn_scales.1).max(2 * cfg.folds),
-        });
+    let need = cfg.k.max(2 * cfg.twonn_scales.1).max(2 * cfg.folds - 1);
+    if n <= need {
+        return Err(Error::TooFewPoints { n, k: need });
     }
-    if let Some((nx, ny)) = grid {
-        if nx * ny != n {
-            return Err(Error::GridMismatch { nx, ny, n });
+    check_trust(n, cfg.k)?;
+    if let Some(g) = grid {
+        if g.0 * g.1 != n {
+            return Err(Error::GridMismatch {
+                nx: g.0,
+                ny: g.1,
+                n,
+            });
         }
     }
-    let dist = pairwise_distances(a);
-    let cdist = coord_distances(coords);
-    let p = pca(a, cfg.top_pcs)?;
+    let gram = a.gram();
+    let acts = Neighborhood::new(distances_from_gram(&gram), n);
+    let truth = Neighborhood::new(coord_distances(coords), n);
+    let p = if a.d() > n {
+        pca_from_gram(&gram, a.d(), cfg.top_pcs)?
+    } else {
+        pca(a, cfg.top_pcs)?
+    };
     let xs: Vec<f64> = coords.iter().map(|c| c[0]).collect();
     let ys: Vec<f64> = coords.iter().map(|c| c[1]).collect();
-    let pcs = Activations::from_f64(&p.projections, n, p.k.max(1))
-        .or_else(|_| Activations::from_f64(&vec![0.0; n], n, 1))?;
-    let (spearman, spearman_local) = spearman_distances(&cdist, &dist, n, cfg.k)?;
-    let (procrustes, spearman_geodesic) = match geodesic_distances(a, cfg.k) {
+    let r2 = ridge_dual(&gram, &[&xs, &ys], cfg.folds, cfg.ridge_alpha, cfg.seed)?;
+    let r2_pcs = if p.k > 0 {
+        let pcs = Activations::from_f64(&p.projections, n, p.k)?;
+        ridge_cv_r2_multi(&pcs, &[&xs, &ys], cfg.folds, cfg.ridge_alpha, cfg.seed)?
+    } else {
+        vec![0.0, 0.0]
+    };
+    let (spearman, spearman_local) = spearman_from(&truth, &acts.dist, cfg.k);
+    let (procrustes, spearman_geodesic) = match geodesic_from(&acts, cfg.k) {
         Ok(geo) => {
-            let emb = classical_mds_2d_pub(&geo, n)?;
+            let emb = classical_mds_2d(&geo, n)?;
             (
                 procrustes_disparity(coords, &emb)?,
-                spearman_distances(&cdist, &geo, n, cfg.k)?.0,
+                spearman_from(&truth, &geo, cfg.k).0,
             )
         }
         Err(Error::Disconnected { .. }) => (f64::NAN, f64::NAN),
         Err(e) => return Err(e),
     };
     let factorization = match grid {
-        Some(g) if g.0 >= 3 && g.1 >= 3 => Some(factorization(a, g, cfg.factor_rank, cfg.seed)?),
+        Some(g) if g.0 >= 3 && g.1 >= 3 => Some(factorization_with_gram(
+            a,
+            &gram,
+            g,
+            cfg.factor_rank,
+            cfg.seed,
+        )?),
         _ => None,
     };
     Ok(RepresentationMetrics {
         n,
         d: a.d(),
-        intrinsic_dim: twonn_multiscale(a, cfg.twonn_scales.0, cfg.twonn_scales.1)?,
-        twonn_dim: twonn(a)?,
-        mle_dim: levina_bickel(a, cfg.k)?,
+        intrinsic_dim: multiscale_dim(&acts, cfg.twonn_scales.0, cfg.twonn_scales.1),
+        twonn_dim: ratio_dim(&acts, 1),
+        mle_dim: levina_bickel_dim(&acts, cfg.k),
         participation_ratio: participation_ratio(&p.spectrum),
         explained_variance_top: p
             .explained_variance_ratio
@@ -153,15 +251,15 @@ pub fn compute_metrics(
             .take(10)
             .copied()
             .collect(),
-        r2_x: ridge_cv_r2(a, &xs, cfg.folds, cfg.ridge_alpha, cfg.seed)?,
-        r2_y: ridge_cv_r2(a, &ys, cfg.folds, cfg.ridge_alpha, cfg.seed)?,
-        r2_x_pcs: ridge_cv_r2(&pcs, &xs, cfg.folds, cfg.ridge_alpha, cfg.seed)?,
-        r2_y_pcs: ridge_cv_r2(&pcs, &ys, cfg.folds, cfg.ridge_alpha, cfg.seed)?,
-        knn_r2_x: knn_r2(&dist, &xs, cfg.k)?,
-        knn_r2_y: knn_r2(&dist, &ys, cfg.k)?,
-        trustworthiness: trustworthiness(&cdist, &dist, n, cfg.k)?,
-        continuity: continuity(&cdist, &dist, n, cfg.k)?,
-        knn_overlap: knn_overlap(&cdist, &dist, n, cfg.k)?,
+        r2_x: r2[0],
+        r2_y: r2[1],
+        r2_x_pcs: r2_pcs[0],
+        r2_y_pcs: r2_pcs[1],
+        knn_r2_x: knn_r2_from(&acts, &xs, cfg.k),
+        knn_r2_y: knn_r2_from(&acts, &ys, cfg.k),
+        trustworthiness: trust_from(&truth, &acts, cfg.k),
+        continuity: trust_from(&acts, &truth, cfg.k),
+        knn_overlap: overlap_from(&truth, &acts, cfg.k),
         spearman,
         spearman_geodesic,
         spearman_local,

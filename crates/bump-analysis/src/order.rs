@@ -1,7 +1,7 @@
 //! Order: trustworthiness, continuity, k-NN overlap, Spearman ρ, Isomap and Procrustes.
 
 use crate::matrix::Activations;
-use crate::neighbors::sorted_neighbors;
+use crate::neighbors::Neighborhood;
 use crate::{Error, Result};
 use faer::{Mat, Side};
 use std::cmp::Reverse;
@@ -18,25 +18,40 @@ pub fn trustworthiness(original: &[f64], embedded: &[f64], n: usize, k: usize) -
             "distance matrices must be N×N".into(),
         ));
     }
-    if k == 0 || 2 * n < 3 * k + 2 || n <= k {
-        return Err(Error::TooFewPoints { n, k });
-    }
-    let orig_nb = sorted_neighbors(original, n);
-    let emb_nb = sorted_neighbors(embedded, n);
+    check_trust(n, k)?;
+    Ok(trust_from(
+        &Neighborhood::new(original.to_vec(), n),
+        &Neighborhood::new(embedded.to_vec(), n),
+        k,
+    ))
+}
+
+/// [`trustworthiness`] on precomputed neighbours (requires validated N and k).
+pub(crate) fn trust_from(original: &Neighborhood, embedded: &Neighborhood, k: usize) -> f64 {
+    let n = original.n;
     let mut rank = vec![0usize; n];
     let mut total = 0.0f64;
     for i in 0..n {
-        for (r, &j) in orig_nb[i].iter().enumerate() {
+        for (r, &j) in original.sorted[i].iter().enumerate() {
             rank[j] = r + 1;
         }
-        for &j in &emb_nb[i][..k] {
+        for &j in &embedded.sorted[i][..k] {
             if rank[j] > k {
                 total += (rank[j] - k) as f64;
             }
         }
     }
     let (nf, kf) = (n as f64, k as f64);
-    Ok(1.0 - total * 2.0 / (nf * kf * (2.0 * nf - 3.0 * kf - 1.0)))
+    1.0 - total * 2.0 / (nf * kf * (2.0 * nf - 3.0 * kf - 1.0))
+}
+
+/// Checks the sizes trustworthiness needs: N > k > 0 and k < N/2 − 1/3 (the normaliser
+/// 2N − 3k − 1 must stay positive; scikit-learn requires k < N/2).
+pub(crate) fn check_trust(n: usize, k: usize) -> Result<()> {
+    if k == 0 || 2 * n < 3 * k + 2 || n <= k {
+        return Err(Error::TooFewPoints { n, k });
+    }
+    Ok(())
 }
 
 /// Continuity C(k): trustworthiness with the roles of the two spaces swapped. Penalises
@@ -50,14 +65,28 @@ pub fn knn_overlap(a: &[f64], b: &[f64], n: usize, k: usize) -> Result<f64> {
     if n <= k || k == 0 {
         return Err(Error::TooFewPoints { n, k });
     }
-    let na = sorted_neighbors(a, n);
-    let nb = sorted_neighbors(b, n);
-    let mut total = 0usize;
-    for i in 0..n {
-        let set: std::collections::HashSet<usize> = na[i][..k].iter().copied().collect();
-        total += nb[i][..k].iter().filter(|j| set.contains(j)).count();
+    if a.len() != n * n || b.len() != n * n {
+        return Err(Error::LengthMismatch(
+            "distance matrices must be N×N".into(),
+        ));
     }
-    Ok(total as f64 / (n * k) as f64)
+    Ok(overlap_from(
+        &Neighborhood::new(a.to_vec(), n),
+        &Neighborhood::new(b.to_vec(), n),
+        k,
+    ))
+}
+
+/// [`knn_overlap`] on precomputed neighbours (requires N > k > 0).
+pub(crate) fn overlap_from(a: &Neighborhood, b: &Neighborhood, k: usize) -> f64 {
+    let mut member = vec![false; a.n];
+    let mut total = 0usize;
+    for i in 0..a.n {
+        a.sorted[i][..k].iter().for_each(|&j| member[j] = true);
+        total += b.sorted[i][..k].iter().filter(|&&j| member[j]).count();
+        a.sorted[i][..k].iter().for_each(|&j| member[j] = false);
+    }
+    total as f64 / (a.n * k) as f64
 }
 
 fn ranks(v: &[f64]) -> Vec<f64> {
@@ -106,25 +135,30 @@ pub fn spearman_distances(a: &[f64], b: &[f64], n: usize, k: usize) -> Result<(f
     if n <= k || k == 0 {
         return Err(Error::TooFewPoints { n, k });
     }
+    Ok(spearman_from(&Neighborhood::new(a.to_vec(), n), b, k))
+}
+
+/// [`spearman_distances`] with `a`'s neighbours precomputed (requires N > k > 0).
+pub(crate) fn spearman_from(a: &Neighborhood, b: &[f64], k: usize) -> (f64, f64) {
+    let n = a.n;
     let mut xa = Vec::with_capacity(n * (n - 1) / 2);
     let mut xb = Vec::with_capacity(n * (n - 1) / 2);
     for i in 0..n {
         for j in i + 1..n {
-            xa.push(a[i * n + j]);
+            xa.push(a.dist[i * n + j]);
             xb.push(b[i * n + j]);
         }
     }
     let all = pearson(&ranks(&xa), &ranks(&xb));
-    let nb = sorted_neighbors(a, n);
     let (mut la, mut lb) = (Vec::new(), Vec::new());
     for i in 0..n {
-        for &j in &nb[i][..k] {
-            la.push(a[i * n + j]);
+        for &j in &a.sorted[i][..k] {
+            la.push(a.dist[i * n + j]);
             lb.push(b[i * n + j]);
         }
     }
     let local = pearson(&ranks(&la), &ranks(&lb));
-    Ok((all, local))
+    (all, local)
 }
 
 /// Geodesic distances along the symmetric k-NN graph of `a` (Dijkstra from every point),
@@ -134,12 +168,19 @@ pub fn geodesic_distances(a: &Activations, k: usize) -> Result<Vec<f64>> {
     if n <= k || k == 0 {
         return Err(Error::TooFewPoints { n, k });
     }
-    let dist = crate::neighbors::pairwise_distances(a);
-    let nb = sorted_neighbors(&dist, n);
+    geodesic_from(
+        &Neighborhood::new(crate::neighbors::pairwise_distances(a), n),
+        k,
+    )
+}
+
+/// [`geodesic_distances`] on precomputed neighbours (requires N > k > 0).
+pub(crate) fn geodesic_from(nb: &Neighborhood, k: usize) -> Result<Vec<f64>> {
+    let n = nb.n;
     let mut adj: Vec<Vec<(usize, f64)>> = vec![Vec::new(); n];
     for i in 0..n {
-        for &j in &nb[i][..k] {
-            let w = dist[i * n + j];
+        for &j in &nb.sorted[i][..k] {
+            let w = nb.dist[i * n + j];
             adj[i].push((j, w));
             adj[j].push((i, w));
         }
@@ -194,13 +235,8 @@ impl Ord for OrdF64 {
     }
 }
 
-/// Classical MDS of an N×N distance matrix to 2D (crate-internal entry point).
-pub(crate) fn classical_mds_2d_pub(d: &[f64], n: usize) -> Result<Vec<[f64; 2]>> {
-    classical_mds_2d(d, n)
-}
-
 /// Classical MDS: B = −½ J D² J, top two eigenvectors scaled by √λ.
-fn classical_mds_2d(d: &[f64], n: usize) -> Result<Vec<[f64; 2]>> {
+pub(crate) fn classical_mds_2d(d: &[f64], n: usize) -> Result<Vec<[f64; 2]>> {
     let d2 = Mat::from_fn(n, n, |i, j| d[i * n + j] * d[i * n + j]);
     let row_means: Vec<f64> = (0..n)
         .map(|i| (0..n).map(|j| d2[(i, j)]).sum::<f64>() / n as f64)
