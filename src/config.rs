@@ -172,7 +172,8 @@ impl ExperimentConfig {
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Config(m));
         let d = &self.data;
-        if d.n == 0 || !(d.sigma > 0.0 && d.sigma.is_finite()) || !(d.dx > 0.0) || !(d.dy > 0.0) {
+        let positive = |v: f64| v > 0.0 && v.is_finite();
+        if d.n == 0 || !positive(d.sigma) || !positive(d.dx) || !positive(d.dy) {
             return bad(format!("data: need n > 0 and sigma, dx, dy > 0, got {d:?}"));
         }
         if !(d.lambda > 0.0 && d.lambda <= 1.0) {
@@ -185,7 +186,7 @@ impl ExperimentConfig {
         if !(t.lr > 0.0 && t.lr.is_finite()) {
             return bad(format!("train.lr must be a positive number, got {}", t.lr));
         }
-        if !(t.grad_clip >= 0.0) {
+        if t.grad_clip.is_nan() || t.grad_clip < 0.0 {
             return bad("train.grad_clip must be >= 0".into());
         }
         if !(0.0..1.0).contains(&t.ema_decay) {
@@ -195,7 +196,11 @@ impl ExperimentConfig {
             ));
         }
         let e = &self.eval;
-        if !(e.grid_spacing > 0.0) || e.grid_offset < 0.0 || e.grid_offset >= d.n as f64 {
+        if !positive(e.grid_spacing)
+            || e.grid_offset.is_nan()
+            || e.grid_offset < 0.0
+            || e.grid_offset >= d.n as f64
+        {
             return bad("eval: grid_spacing must be > 0 and grid_offset in [0, n)".into());
         }
         if e.sample_steps == 0 {

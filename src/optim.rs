@@ -53,7 +53,8 @@ impl AdamW {
                 cfg.beta1, cfg.beta2
             )));
         }
-        if !(cfg.eps > 0.0) || !(cfg.weight_decay >= 0.0) {
+        if cfg.eps.is_nan() || cfg.eps <= 0.0 || cfg.weight_decay.is_nan() || cfg.weight_decay < 0.0
+        {
             return Err(Error::Config(
                 "AdamW eps must be > 0 and weight_decay >= 0".into(),
             ));

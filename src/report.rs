@@ -40,6 +40,9 @@ fn register_fonts() {
     });
 }
 
+/// A named, coloured curve of one record field.
+type Series = (&'static str, RGBColor, fn(&EvalRecord) -> f64);
+
 fn plot_err<E: std::fmt::Display>(e: E) -> Error {
     Error::Plot(e.to_string())
 }
@@ -110,7 +113,7 @@ pub fn plot_accuracy(path: &Path, records: &[EvalRecord]) -> Result<()> {
             )))
             .map_err(plot_err)?;
     }
-    let series: [(&str, RGBColor, fn(&EvalRecord) -> f64); 3] = [
+    let series: [Series; 3] = [
         ("accuracy", BLACK, |r| r.accuracy),
         ("acc_x", RGBColor(30, 90, 200), |r| r.acc_x),
         ("acc_y", RGBColor(220, 90, 20), |r| r.acc_y),
@@ -160,7 +163,7 @@ pub fn plot_metrics(path: &Path, records: &[EvalRecord]) -> Result<()> {
     root.fill(&WHITE).map_err(plot_err)?;
     let (top, bottom) = root.split_vertically(400);
     let (x0, x1) = step_range(records);
-    let scores: [(&str, RGBColor, fn(&EvalRecord) -> f64); 5] = [
+    let scores: [Series; 5] = [
         ("probe R² x", RGBColor(30, 90, 200), |r| r.r2_x),
         ("probe R² y", RGBColor(220, 90, 20), |r| r.r2_y),
         ("trustworthiness", RGBColor(40, 150, 60), |r| {
@@ -210,7 +213,7 @@ pub fn plot_metrics(path: &Path, records: &[EvalRecord]) -> Result<()> {
         .draw()
         .map_err(plot_err)?;
 
-    let dims: [(&str, RGBColor, fn(&EvalRecord) -> f64); 2] = [
+    let dims: [Series; 2] = [
         ("TwoNN intrinsic dimension", RGBColor(200, 40, 40), |r| {
             r.intrinsic_dim
         }),
