@@ -30,7 +30,8 @@ pub use matrix::Activations;
 pub use metrics::{compute_metrics, MetricConfig, RepresentationMetrics};
 pub use neighbors::pairwise_distances;
 pub use order::{
-    continuity, isomap_2d, knn_overlap, procrustes_disparity, spearman_distances, trustworthiness,
+    continuity, geodesic_distances, isomap_2d, knn_overlap, procrustes_disparity,
+    spearman_distances, trustworthiness,
 };
 pub use percolation::{percolation, PercolationConfig, PercolationResult};
 pub use phase::{

@@ -2,8 +2,7 @@
 //! nodes, and two are linked when their images overlap enough.
 
 use crate::{Error, Result};
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -16,11 +15,12 @@ pub struct PercolationConfig {
     pub sigma: f64,
     /// Centre spacing d.
     pub spacing: f64,
-    /// Fraction of centres kept, λ ∈ (0, 1].
+    /// Probability of keeping each centre, λ ∈ [0, 1].
     pub lambda: f64,
     /// Overlap threshold (the paper uses 0.005 and 0.05).
     pub threshold: f64,
-    /// Seed of the subsample. Subsamples are nested: a larger λ keeps a superset.
+    /// Seed of the subsample. Each centre draws one uniform u from the seed and is kept when
+    /// u < λ, so subsamples are nested: a larger λ keeps a superset.
     pub seed: u64,
 }
 
@@ -46,9 +46,9 @@ pub struct PercolationResult {
     pub total: usize,
     /// Size of the largest connected cluster.
     pub largest: usize,
-    /// largest / kept.
+    /// largest / kept (0 when nothing is kept): the quantity the follow-up plots.
     pub largest_fraction: f64,
-    /// largest / total (the cluster's mass ratio; monotone in λ for nested subsamples).
+    /// largest / total (monotone in λ for nested subsamples).
     pub largest_mass_ratio: f64,
 }
 
@@ -60,27 +60,72 @@ fn find(p: &mut [usize], mut i: usize) -> usize {
     i
 }
 
+impl PercolationConfig {
+    /// Sets the canvas side.
+    pub fn with_n(mut self, n: usize) -> Self {
+        self.n = n;
+        self
+    }
+
+    /// Sets the bump width σ.
+    pub fn with_sigma(mut self, sigma: f64) -> Self {
+        self.sigma = sigma;
+        self
+    }
+
+    /// Sets the centre spacing d.
+    pub fn with_spacing(mut self, spacing: f64) -> Self {
+        self.spacing = spacing;
+        self
+    }
+
+    /// Sets the keep probability λ.
+    pub fn with_lambda(mut self, lambda: f64) -> Self {
+        self.lambda = lambda;
+        self
+    }
+
+    /// Sets the overlap threshold.
+    pub fn with_threshold(mut self, threshold: f64) -> Self {
+        self.threshold = threshold;
+        self
+    }
+
+    /// Sets the subsample seed.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Checks n ≥ 1, σ > 0, d > 0, λ ∈ [0, 1] and threshold ∈ (0, 1).
+    pub fn validate(&self) -> Result<()> {
+        let finite_pos = |v: f64| v > 0.0 && v.is_finite();
+        if self.n == 0 || !finite_pos(self.sigma) || !finite_pos(self.spacing) {
+            return Err(Error::InvalidArgument(format!(
+                "percolation needs n >= 1, sigma > 0 and spacing > 0: {self:?}"
+            )));
+        }
+        if !((0.0..=1.0).contains(&self.lambda) && self.threshold > 0.0 && self.threshold < 1.0) {
+            return Err(Error::InvalidArgument(format!(
+                "lambda must lie in [0, 1] and threshold in (0, 1): {self:?}"
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Links kept centres whose normalised image overlap exp(−s²/(4σ²)) exceeds the threshold
-/// (s = centre distance; the overlap of two unit-norm Gaussian images) and measures the largest
-/// cluster with a union–find.
+/// (s = centre distance; the overlap ⟨a, b⟩/(‖a‖‖b‖) of two Gaussian bumps of width σ) and
+/// measures the largest cluster with a union–find. Centres sit at 0, d, 2d, … < n on both axes.
 pub fn percolation(cfg: &PercolationConfig) -> Result<PercolationResult> {
-    if cfg.n == 0 || !(cfg.sigma > 0.0 && cfg.spacing > 0.0) {
-        return Err(Error::InvalidArgument(format!(
-            "bad percolation config {cfg:?}"
-        )));
-    }
-    if !(cfg.lambda > 0.0 && cfg.lambda <= 1.0 && cfg.threshold > 0.0 && cfg.threshold < 1.0) {
-        return Err(Error::InvalidArgument(
-            "lambda must lie in (0, 1] and threshold in (0, 1)".into(),
-        ));
-    }
+    cfg.validate()?;
     let per_axis = ((cfg.n as f64 / cfg.spacing) - 1e-9).ceil() as usize;
     let total = per_axis * per_axis;
-    let mut order: Vec<usize> = (0..total).collect();
-    order.shuffle(&mut ChaCha8Rng::seed_from_u64(cfg.seed));
-    let kept = ((cfg.lambda * total as f64).round() as usize).clamp(1, total);
-    let mut nodes: Vec<usize> = order[..kept].to_vec();
-    nodes.sort_unstable();
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let nodes: Vec<usize> = (0..total)
+        .filter(|_| rng.random::<f64>() < cfg.lambda)
+        .collect();
+    let kept = nodes.len();
     // Link radius: exp(−s²/(4σ²)) > θ  ⇔  s < 2σ√(−ln θ).
     let radius = 2.0 * cfg.sigma * (-cfg.threshold.ln()).sqrt();
     let reach = (radius / cfg.spacing).floor() as i64;
@@ -125,7 +170,11 @@ pub fn percolation(cfg: &PercolationConfig) -> Result<PercolationResult> {
         kept,
         total,
         largest,
-        largest_fraction: largest as f64 / kept as f64,
+        largest_fraction: if kept > 0 {
+            largest as f64 / kept as f64
+        } else {
+            0.0
+        },
         largest_mass_ratio: largest as f64 / total as f64,
     })
 }
