@@ -38,7 +38,10 @@ fn sheet(side: usize, d: usize) -> (Activations, Vec<[f64; 2]>) {
 
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("metric_suite");
-    g.sample_size(10).measurement_time(Duration::from_secs(20));
+    // Criterion's minimum of 10 samples; at a few seconds per suite the run takes about a minute.
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
     for (side, d) in [(16usize, 2048usize), (32, 4096)] {
         let (a, coords) = sheet(side, d);
         g.bench_function(format!("n{}_d{d}", side * side), |b| {

@@ -132,7 +132,8 @@ fn neighborhood(a: &Activations, kmax: usize) -> Result<Neighborhood> {
 /// TwoNN (Facco et al. 2017), maximum-likelihood form: d = N / Σᵢ ln(r₂ᵢ / r₁ᵢ). Points with a
 /// zero first-neighbour distance (duplicates) are skipped.
 ///
-/// On lattice-sampled data r₂ ≈ r₁ and the estimate diverges; use [`twonn_multiscale`] there.
+/// On lattice-sampled data r₂ ≈ r₁ and the estimate diverges (∞ when every r₂ = r₁); use
+/// [`twonn_multiscale`] there. A cloud of duplicated points has dimension 0.
 pub fn twonn(a: &Activations) -> Result<f64> {
     twonn_scaled(a, 1)
 }
@@ -180,7 +181,11 @@ pub(crate) fn ratio_dim(nb: &Neighborhood, n1: usize) -> f64 {
             count += 1;
         }
     }
-    let mean = sum / count.max(1) as f64;
+    if count == 0 {
+        // Every point has duplicates out to rank n₁: the cloud is a set of points, dimension 0.
+        return 0.0;
+    }
+    let mean = sum / count as f64;
     let constant = if n1 == 1 {
         // MLE for the Pareto law of μ = r₂/r₁: d = N / Σ ln μ.
         1.0
@@ -221,7 +226,9 @@ pub(crate) fn levina_bickel_dim(nb: &Neighborhood, k: usize) -> f64 {
         inv_sum += r[..k - 1].iter().map(|&tj| (tk / tj).ln()).sum::<f64>() / (k - 1) as f64;
         count += 1;
     }
-    if inv_sum > 0.0 {
+    if count == 0 {
+        0.0
+    } else if inv_sum > 0.0 {
         count as f64 / inv_sum
     } else {
         f64::INFINITY

@@ -349,4 +349,73 @@ fn bad_input_is_a_typed_error() {
         trustworthiness(&[0.0; 4], &[0.0; 4], 2, 5),
         Err(Error::TooFewPoints { .. })
     ));
+    assert!(matches!(
+        Activations::from_f32(&[1.0, f32::INFINITY], 2, 1),
+        Err(Error::NonFinite(_))
+    ));
+    assert!(matches!(
+        factorization(&s, (6, 5), 3, 0),
+        Err(Error::GridMismatch { .. })
+    ));
+    assert!(matches!(
+        ridge_cv_r2(&s, &[0.0; 35], 5, 1e-3, 0),
+        Err(Error::LengthMismatch(_))
+    ));
+    assert!(matches!(
+        knn_r2(&[0.0; 36], &[0.0; 6], 6),
+        Err(Error::TooFewPoints { .. })
+    ));
+    assert!(matches!(
+        compute_metrics(&s, &c, None, &MetricConfig::default().with_k(1)),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        compute_metrics(
+            &s,
+            &c,
+            None,
+            &MetricConfig::default().with_ridge_alpha(f64::NAN)
+        ),
+        Err(Error::InvalidArgument(_))
+    ));
+    // Two far-apart clusters: the k-NN graph is disconnected.
+    let two: Vec<f64> = (0..40)
+        .map(|i| {
+            if i < 20 {
+                i as f64 * 0.01
+            } else {
+                1e3 + i as f64 * 0.01
+            }
+        })
+        .collect();
+    let two = Activations::from_f64(&two, 40, 1).unwrap();
+    assert!(matches!(
+        isomap_2d(&two, 5),
+        Err(Error::Disconnected { k: 5 })
+    ));
+}
+
+#[test]
+fn degenerate_representations_are_measured_not_rejected() {
+    // All points identical (a collapsed layer): dimension 0, nothing decodable, phase A.
+    let n = 64;
+    let a = Activations::from_f64(&vec![0.5; n * 16], n, 16).unwrap();
+    let coords: Vec<[f64; 2]> = (0..n).map(|i| [(i % 8) as f64, (i / 8) as f64]).collect();
+    let m = compute_metrics(&a, &coords, Some((8, 8)), &MetricConfig::default()).unwrap();
+    assert_eq!(m.intrinsic_dim, 0.0);
+    assert_eq!(m.mle_dim, 0.0);
+    // Held-out predictions are training-fold means: slightly worse than the global mean.
+    assert!(m.r2_x <= 0.0 && m.r2_y <= 0.0, "{} {}", m.r2_x, m.r2_y);
+    assert_eq!(classify(&m, &PhaseThresholds::default()).phase, Phase::A);
+    // Far-apart clusters: Isomap-based values are NaN, the rest are still computed.
+    let data: Vec<f64> = (0..n)
+        .flat_map(|i| {
+            let off = if i < n / 2 { 0.0 } else { 1e4 };
+            [off + (i % 8) as f64, (i / 8) as f64]
+        })
+        .collect();
+    let a = Activations::from_f64(&data, n, 2).unwrap();
+    let m = compute_metrics(&a, &coords, None, &MetricConfig::default()).unwrap();
+    assert!(m.procrustes_disparity.is_nan() && m.spearman_geodesic.is_nan());
+    assert!(m.trustworthiness.is_finite() && m.spearman.is_finite());
 }
