@@ -5,7 +5,9 @@
 //!    (non-finite pixels get `w = 0`, no bump intensity). Subtract the median (background) and take the amplitude `A = max w`.
 //! 2. If `A < min_amplitude` the count is 0.
 //! 3. Count bumps two ways: (a, canonical) 8-connected components of `{w ≥ f·A}` with at least
-//!    `min_area` pixels; (b) local maxima `≥ f·A` after non-maximum suppression at `nms_radius`.
+//!    `min_area` pixels, where a component holding k ≥ 2 of the peaks of (b) counts k
+//!    (`split_merged_peaks`, default on); (b) local maxima `≥ f·A` after non-maximum suppression
+//!    at `nms_radius`.
 //! 4. Centre: intensity-weighted centroid of `w` over the single component, optionally refined by a
 //!    5-parameter Gaussian least-squares fit (μx, μy, σ, amplitude, offset) on a small window.
 //! 5. Correct iff count = 1 and `|x̂ − μx| ≤ τ` and `|ŷ − μy| ≤ τ` (also reported at `tight_tolerance`).
@@ -35,6 +37,11 @@ pub struct ScoreConfig {
     pub min_area: usize,
     /// Non-maximum-suppression radius in pixels for the peak count (≈ 2σ). Default 2.0.
     pub nms_radius: f64,
+    /// A component holding k ≥ 2 of the peaks kept by non-maximum suppression counts as k bumps.
+    /// Two bumps 3σ apart merge at half maximum for small σ (their half-maximum discs have radius
+    /// 1.18σ), yet keep two separate peaks. Default true; false is the plain component count.
+    #[serde(default = "default_true")]
+    pub split_merged_peaks: bool,
     /// Refine the centroid with a Gaussian least-squares fit. Default true.
     pub refine: bool,
     /// Half-width r of the (2r+1)² fit window around the brightest pixel. Default 4 (9×9).
@@ -49,6 +56,10 @@ pub struct ScoreConfig {
     pub periodic: bool,
 }
 
+fn default_true() -> bool {
+    true
+}
+
 impl Default for ScoreConfig {
     fn default() -> Self {
         Self {
@@ -60,6 +71,7 @@ impl Default for ScoreConfig {
             threshold_fraction: 0.5,
             min_area: 1,
             nms_radius: 2.0,
+            split_merged_peaks: true,
             refine: true,
             fit_half_window: 4,
             fit_max_iterations: 50,
@@ -124,6 +136,11 @@ impl ScoreConfig {
     /// Sets the NMS radius.
     pub fn with_nms_radius(mut self, r: f64) -> Self {
         self.nms_radius = r;
+        self
+    }
+    /// Sets [`ScoreConfig::split_merged_peaks`].
+    pub fn with_split_merged_peaks(mut self, split: bool) -> Self {
+        self.split_merged_peaks = split;
         self
     }
     /// Turns the Gaussian refinement on or off.
@@ -298,6 +315,8 @@ impl ScoreReport {
 /// One 8-connected component of the thresholded image.
 #[derive(Debug, Clone, Copy)]
 struct Component {
+    /// The component's label in the label image.
+    label: u32,
     area: usize,
     sum_w: f64,
     sum_wx: f64,
@@ -424,8 +443,20 @@ fn score_one(
 
     // Step 3a: components; 3b: peaks.
     let comps = components(&s.w, n, thr, cfg, &mut s.label, &mut s.stack);
-    score.count = comps.len();
-    score.count_peaks = count_peaks(&s.w, n, thr, cfg.nms_radius, cfg.periodic);
+    let peaks = kept_peaks(&s.w, n, thr, cfg.nms_radius, cfg.periodic);
+    score.count_peaks = peaks.len();
+    score.count = if cfg.split_merged_peaks {
+        // Each component counts max(1, number of kept peaks inside it).
+        comps
+            .iter()
+            .map(|c| {
+                let inside = peaks.iter().filter(|&&p| s.label[p] == c.label).count();
+                inside.max(1)
+            })
+            .sum()
+    } else {
+        comps.len()
+    };
 
     score.failure = match score.count {
         0 => FailureClass::Empty,
@@ -557,6 +588,7 @@ fn components(
         stack.push(start);
         let reference = [(start % n) as f64, (start / n) as f64];
         let mut c = Component {
+            label: next,
             area: 0,
             sum_w: 0.0,
             sum_wx: 0.0,
@@ -590,7 +622,8 @@ fn components(
 
 /// Local maxima ≥ `thr` (ties broken in raster order so a plateau yields one peak), then greedy
 /// non-maximum suppression: a peak closer than `radius` to a stronger kept peak is dropped.
-fn count_peaks(w: &[f64], n: usize, thr: f64, radius: f64, periodic: bool) -> usize {
+/// Returns the kept peaks' pixel indices, strongest first.
+fn kept_peaks(w: &[f64], n: usize, thr: f64, radius: f64, periodic: bool) -> Vec<usize> {
     let mut peaks: Vec<(f64, usize)> = Vec::new();
     for (p, &v) in w.iter().enumerate() {
         if v < thr {
@@ -603,17 +636,18 @@ fn count_peaks(w: &[f64], n: usize, thr: f64, radius: f64, periodic: bool) -> us
         }
     }
     peaks.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    let mut kept: Vec<(f64, f64)> = Vec::new();
+    let mut kept: Vec<usize> = Vec::new();
     for &(_, p) in &peaks {
         let (x, y) = ((p % n) as f64, (p / n) as f64);
-        if kept.iter().all(|&(kx, ky)| {
+        if kept.iter().all(|&k| {
+            let (kx, ky) = ((k % n) as f64, (k / n) as f64);
             let (dx, dy) = (axis_diff(kx, x, n, periodic), axis_diff(ky, y, n, periodic));
             (dx * dx + dy * dy).sqrt() >= radius
         }) {
-            kept.push((x, y));
+            kept.push(p);
         }
     }
-    kept.len()
+    kept
 }
 
 /// Levenberg–Marquardt fit of `a·exp(−((x−μx)² + (y−μy)²)/(2s²)) + c` to `w` on the window of
