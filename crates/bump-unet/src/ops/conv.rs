@@ -95,7 +95,23 @@ impl ConvGeom {
         if self.is_pointwise() {
             0
         } else {
-            self.kd() * self.p()
+            self.kd() * self.ld()
+        }
+    }
+
+    /// Row stride of the column matrix: P rounded up to 16 floats, then to an odd multiple of
+    /// 16 floats (64 bytes). With a stride of P = 1024 floats (a 32×32 image) every row starts
+    /// 4 KiB after the previous one, so the rows gemm walks down all map to the same L1 set and
+    /// evict each other; an odd number of cache lines spreads them over every set.
+    fn ld(&self) -> usize {
+        if self.is_pointwise() {
+            return self.p();
+        }
+        let l = self.p().next_multiple_of(16);
+        if (l / 16) % 2 == 0 {
+            l + 16
+        } else {
+            l
         }
     }
 
@@ -111,15 +127,15 @@ fn valid_range_stride1(w: usize, w_out: usize, kx: usize, pad: usize) -> (usize,
     (lo, hi)
 }
 
-/// Fills `col` (KD, P) from one image `x` (C_in, H, W).
+/// Fills `col` (KD, P), row stride [`ConvGeom::ld`], from one image `x` (C_in, H, W).
 fn im2col(g: &ConvGeom, x: &[f32], col: &mut [f32]) {
-    let (k, s, pad, p) = (g.k, g.stride, g.padding, g.p());
+    let (k, s, pad, p, ld) = (g.k, g.stride, g.padding, g.p(), g.ld());
     for ci in 0..g.c_in {
         let src = &x[ci * g.h * g.w..(ci + 1) * g.h * g.w];
         for ky in 0..k {
             for kx in 0..k {
                 let row = (ci * k + ky) * k + kx;
-                let dst = &mut col[row * p..(row + 1) * p];
+                let dst = &mut col[row * ld..row * ld + p];
                 for oy in 0..g.h_out {
                     let d = &mut dst[oy * g.w_out..(oy + 1) * g.w_out];
                     let iy = (oy * s + ky) as isize - pad as isize;
@@ -149,15 +165,16 @@ fn im2col(g: &ConvGeom, x: &[f32], col: &mut [f32]) {
     }
 }
 
-/// Accumulates `col` (KD, P) into the zero-initialised image gradient `gx` (C_in, H, W).
+/// Accumulates `col` (KD, P), row stride [`ConvGeom::ld`], into the zero-initialised image
+/// gradient `gx` (C_in, H, W).
 fn col2im(g: &ConvGeom, col: &[f32], gx: &mut [f32]) {
-    let (k, s, pad, p) = (g.k, g.stride, g.padding, g.p());
+    let (k, s, pad, p, ld) = (g.k, g.stride, g.padding, g.p(), g.ld());
     for ci in 0..g.c_in {
         let dst = &mut gx[ci * g.h * g.w..(ci + 1) * g.h * g.w];
         for ky in 0..k {
             for kx in 0..k {
                 let row = (ci * k + ky) * k + kx;
-                let src = &col[row * p..(row + 1) * p];
+                let src = &col[row * ld..row * ld + p];
                 for oy in 0..g.h_out {
                     let iy = (oy * s + ky) as isize - pad as isize;
                     if iy < 0 || iy >= g.h as isize {
@@ -199,7 +216,7 @@ fn inner_parallelism(batch: usize) -> Parallelism {
 
 /// `y = w · col (+ bias)` for every image. `bias` has length C_out.
 pub(crate) fn conv2d_fwd(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
-    let (kd, p, co) = (g.kd(), g.p(), g.c_out);
+    let (kd, p, co, ld) = (g.kd(), g.p(), g.c_out, g.ld());
     let mut y = vec![0f32; g.batch * g.out_len()];
     if y.is_empty() {
         return y;
@@ -226,7 +243,8 @@ pub(crate) fn conv2d_fwd(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f32]
             } else {
                 false
             };
-            // SAFETY: yb is (co, p), w is (co, kd), rhs is (kd, p), all row-major and in bounds.
+            // SAFETY: yb is (co, p), w is (co, kd), rhs is (kd, p) with row stride ld, all
+            // row-major and in bounds.
             unsafe {
                 gemm(
                     co,
@@ -241,7 +259,7 @@ pub(crate) fn conv2d_fwd(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f32]
                     kd as isize,
                     rhs.as_ptr(),
                     1,
-                    p as isize,
+                    ld as isize,
                     1.0,
                     1.0,
                     false,
@@ -266,7 +284,7 @@ pub(crate) fn conv2d_bwd(
     w: &[f32],
     with_bias: bool,
 ) -> Vec<f32> {
-    let (kd, p, co) = (g.kd(), g.p(), g.c_out);
+    let (kd, p, co, ld) = (g.kd(), g.p(), g.c_out, g.ld());
     let wlen = co * kd;
     let acc_len = wlen + if with_bias { co } else { 0 };
     let gx_len = g.batch * g.in_len();
@@ -286,7 +304,7 @@ pub(crate) fn conv2d_bwd(
                 &col
             };
             // SAFETY: acc[..wlen] is (co, kd); gyb is (co, p); colᵀ is read from
-            // rhs (kd, p) with swapped strides; all in bounds.
+            // rhs (kd, p, row stride ld) with swapped strides; all in bounds.
             unsafe {
                 gemm(
                     co,
@@ -300,7 +318,7 @@ pub(crate) fn conv2d_bwd(
                     1,
                     p as isize,
                     rhs.as_ptr(),
-                    p as isize,
+                    ld as isize,
                     1,
                     1.0,
                     1.0,
@@ -321,8 +339,8 @@ pub(crate) fn conv2d_bwd(
             } else {
                 col.as_mut_ptr()
             };
-            // SAFETY: dst is (kd, p), wᵀ is read from w (co, kd) with swapped strides,
-            // gyb is (co, p); all in bounds.
+            // SAFETY: dst is (kd, p) with row stride ld (p for a pointwise conv), wᵀ is read
+            // from w (co, kd) with swapped strides, gyb is (co, p); all in bounds.
             unsafe {
                 gemm(
                     kd,
@@ -330,7 +348,7 @@ pub(crate) fn conv2d_bwd(
                     co,
                     dst,
                     1,
-                    p as isize,
+                    ld as isize,
                     false,
                     w.as_ptr(),
                     kd as isize,
