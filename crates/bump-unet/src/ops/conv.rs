@@ -86,9 +86,11 @@ impl ConvGeom {
         self.c_out * self.p()
     }
 
-    /// 1×1, stride 1, no padding: the image itself is the column matrix.
+    /// 1×1, stride 1, no padding: the image itself is the column matrix, unless its rows are
+    /// a multiple of 2 KiB apart (32×32 and larger power-of-two images), where they would alias
+    /// in L1 and a copy to padded rows is cheaper (see [`ConvGeom::ld`]).
     fn is_pointwise(&self) -> bool {
-        self.k == 1 && self.stride == 1 && self.padding == 0
+        self.k == 1 && self.stride == 1 && self.padding == 0 && self.p() % 512 != 0
     }
 
     fn col_len(&self) -> usize {
@@ -105,18 +107,25 @@ impl ConvGeom {
     /// evict each other; an odd number of cache lines spreads them over every set.
     fn ld(&self) -> usize {
         if self.is_pointwise() {
-            return self.p();
-        }
-        let l = self.p().next_multiple_of(16);
-        if (l / 16) % 2 == 0 {
-            l + 16
+            self.p()
         } else {
-            l
+            padded_stride(self.p())
         }
     }
 
     fn out_shape(&self) -> Shape {
         Shape::from((self.batch, self.c_out, self.h_out, self.w_out))
+    }
+}
+
+/// The smallest odd multiple of 16 floats (64-byte cache lines) that holds `n` floats: rows at
+/// this stride spread over every L1 set instead of aliasing (see [`ConvGeom::ld`]).
+fn padded_stride(n: usize) -> usize {
+    let l = n.next_multiple_of(16);
+    if (l / 16) % 2 == 0 {
+        l + 16
+    } else {
+        l
     }
 }
 
@@ -285,6 +294,7 @@ pub(crate) fn conv2d_bwd(
     with_bias: bool,
 ) -> Vec<f32> {
     let (kd, p, co, ld) = (g.kd(), g.p(), g.c_out, g.ld());
+    let ldg = padded_stride(p);
     let wlen = co * kd;
     let acc_len = wlen + if with_bias { co } else { 0 };
     let gx_len = g.batch * g.in_len();
@@ -294,16 +304,23 @@ pub(crate) fn conv2d_bwd(
     let partials = map_chunk_ranges(&mut out[..gx_len], g.in_len(), |range, gx_range| {
         let mut acc = vec![0f32; acc_len];
         let mut col = vec![0f32; g.col_len()];
+        let mut gy_pad = vec![0f32; co * ldg];
         for (bi, gxb) in range.zip(gx_range.chunks_exact_mut(g.in_len())) {
             let xb = &x[bi * g.in_len()..(bi + 1) * g.in_len()];
-            let gyb = &gy[bi * g.out_len()..(bi + 1) * g.out_len()];
+            let gy_rows = &gy[bi * g.out_len()..(bi + 1) * g.out_len()];
+            // gy_b with padded rows: both gemms walk down its rows, which are 4 KiB apart for
+            // a 32×32 image and would alias in L1 (see `ConvGeom::ld`).
+            for (dst, src) in gy_pad.chunks_exact_mut(ldg).zip(gy_rows.chunks_exact(p)) {
+                dst[..p].copy_from_slice(src);
+            }
+            let gyb = &gy_pad[..];
             let rhs: &[f32] = if g.is_pointwise() {
                 xb
             } else {
                 im2col(g, xb, &mut col);
                 &col
             };
-            // SAFETY: acc[..wlen] is (co, kd); gyb is (co, p); colᵀ is read from
+            // SAFETY: acc[..wlen] is (co, kd); gyb is (co, p) with row stride ldg; colᵀ is read from
             // rhs (kd, p, row stride ld) with swapped strides; all in bounds.
             unsafe {
                 gemm(
@@ -316,7 +333,7 @@ pub(crate) fn conv2d_bwd(
                     true,
                     gyb.as_ptr(),
                     1,
-                    p as isize,
+                    ldg as isize,
                     rhs.as_ptr(),
                     ld as isize,
                     1,
@@ -329,7 +346,7 @@ pub(crate) fn conv2d_bwd(
                 );
             }
             if with_bias {
-                for (a, row) in acc[wlen..].iter_mut().zip(gyb.chunks_exact(p)) {
+                for (a, row) in acc[wlen..].iter_mut().zip(gy_rows.chunks_exact(p)) {
                     *a += row.iter().sum::<f32>();
                 }
             }
@@ -340,7 +357,8 @@ pub(crate) fn conv2d_bwd(
                 col.as_mut_ptr()
             };
             // SAFETY: dst is (kd, p) with row stride ld (p for a pointwise conv), wᵀ is read
-            // from w (co, kd) with swapped strides, gyb is (co, p); all in bounds.
+            // from w (co, kd) with swapped strides, gyb is (co, p) with row stride ldg; all in
+            // bounds.
             unsafe {
                 gemm(
                     kd,
@@ -355,7 +373,7 @@ pub(crate) fn conv2d_bwd(
                     1,
                     gyb.as_ptr(),
                     1,
-                    p as isize,
+                    ldg as isize,
                     0.0,
                     1.0,
                     false,
