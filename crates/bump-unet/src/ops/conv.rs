@@ -118,6 +118,26 @@ impl ConvGeom {
     }
 }
 
+thread_local! {
+    /// Per-thread column/gradient scratch, kept between calls: a fresh zeroed buffer per call
+    /// cost a memset (and, when the allocator returned it, page faults) of up to a few MB.
+    static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on this thread's scratch buffer of at least `len` floats (contents unspecified:
+/// callers overwrite what they read). Re-entrant calls get a fresh buffer.
+fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            if buf.len() < len {
+                buf.resize(len, 0.0);
+            }
+            f(&mut buf[..len])
+        }
+        Err(_) => f(&mut vec![0f32; len]),
+    })
+}
+
 /// The smallest odd multiple of 16 floats (64-byte cache lines) that holds `n` floats: rows at
 /// this stride spread over every L1 set instead of aliasing (see [`ConvGeom::ld`]).
 fn padded_stride(n: usize) -> usize {
@@ -234,49 +254,51 @@ pub(crate) fn conv2d_fwd(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f32]
     for_each_chunk_mut(
         &mut y,
         g.out_len(),
-        || vec![0f32; g.col_len()],
-        |bi, yb, col| {
-            let xb = &x[bi * g.in_len()..(bi + 1) * g.in_len()];
-            let rhs: &[f32] = if g.is_pointwise() {
-                xb
-            } else {
-                im2col(g, xb, col);
-                col
-            };
-            // Preloading the bias lets gemm add it while it writes the output.
-            let read_dst = if let Some(bias) = bias {
-                for (row, &bv) in yb.chunks_exact_mut(p).zip(bias) {
-                    row.fill(bv);
+        || (),
+        |bi, yb, _| {
+            with_scratch(g.col_len(), |col| {
+                let xb = &x[bi * g.in_len()..(bi + 1) * g.in_len()];
+                let rhs: &[f32] = if g.is_pointwise() {
+                    xb
+                } else {
+                    im2col(g, xb, col);
+                    col
+                };
+                // Preloading the bias lets gemm add it while it writes the output.
+                let read_dst = if let Some(bias) = bias {
+                    for (row, &bv) in yb.chunks_exact_mut(p).zip(bias) {
+                        row.fill(bv);
+                    }
+                    true
+                } else {
+                    false
+                };
+                // SAFETY: yb is (co, p), w is (co, kd), rhs is (kd, p) with row stride ld, all
+                // row-major and in bounds.
+                unsafe {
+                    gemm(
+                        co,
+                        p,
+                        kd,
+                        yb.as_mut_ptr(),
+                        1,
+                        p as isize,
+                        read_dst,
+                        w.as_ptr(),
+                        1,
+                        kd as isize,
+                        rhs.as_ptr(),
+                        1,
+                        ld as isize,
+                        1.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        par,
+                    );
                 }
-                true
-            } else {
-                false
-            };
-            // SAFETY: yb is (co, p), w is (co, kd), rhs is (kd, p) with row stride ld, all
-            // row-major and in bounds.
-            unsafe {
-                gemm(
-                    co,
-                    p,
-                    kd,
-                    yb.as_mut_ptr(),
-                    1,
-                    p as isize,
-                    read_dst,
-                    w.as_ptr(),
-                    1,
-                    kd as isize,
-                    rhs.as_ptr(),
-                    1,
-                    ld as isize,
-                    1.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    par,
-                );
-            }
+            })
         },
     );
     y
@@ -303,89 +325,90 @@ pub(crate) fn conv2d_bwd(
     // Fixed image ranges per thread, weight/bias sums reduced in range order: bit-reproducible.
     let partials = map_chunk_ranges(&mut out[..gx_len], g.in_len(), |range, gx_range| {
         let mut acc = vec![0f32; acc_len];
-        let mut col = vec![0f32; g.col_len()];
-        let mut gy_pad = vec![0f32; co * ldg];
-        for (bi, gxb) in range.zip(gx_range.chunks_exact_mut(g.in_len())) {
-            let xb = &x[bi * g.in_len()..(bi + 1) * g.in_len()];
-            let gy_rows = &gy[bi * g.out_len()..(bi + 1) * g.out_len()];
-            // gy_b with padded rows: both gemms walk down its rows, which are 4 KiB apart for
-            // a 32×32 image and would alias in L1 (see `ConvGeom::ld`).
-            for (dst, src) in gy_pad.chunks_exact_mut(ldg).zip(gy_rows.chunks_exact(p)) {
-                dst[..p].copy_from_slice(src);
-            }
-            let gyb = &gy_pad[..];
-            let rhs: &[f32] = if g.is_pointwise() {
-                xb
-            } else {
-                im2col(g, xb, &mut col);
-                &col
-            };
-            // SAFETY: acc[..wlen] is (co, kd); gyb is (co, p) with row stride ldg; colᵀ is read from
-            // rhs (kd, p, row stride ld) with swapped strides; all in bounds.
-            unsafe {
-                gemm(
-                    co,
-                    kd,
-                    p,
-                    acc.as_mut_ptr(),
-                    1,
-                    kd as isize,
-                    true,
-                    gyb.as_ptr(),
-                    1,
-                    ldg as isize,
-                    rhs.as_ptr(),
-                    ld as isize,
-                    1,
-                    1.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    par,
-                );
-            }
-            if with_bias {
-                for (a, row) in acc[wlen..].iter_mut().zip(gy_rows.chunks_exact(p)) {
-                    *a += row.iter().sum::<f32>();
+        with_scratch(g.col_len() + co * ldg, |scratch| {
+            let (col, gy_pad) = scratch.split_at_mut(g.col_len());
+            for (bi, gxb) in range.zip(gx_range.chunks_exact_mut(g.in_len())) {
+                let xb = &x[bi * g.in_len()..(bi + 1) * g.in_len()];
+                let gy_rows = &gy[bi * g.out_len()..(bi + 1) * g.out_len()];
+                // gy_b with padded rows: both gemms walk down its rows, which are 4 KiB apart for
+                // a 32×32 image and would alias in L1 (see `ConvGeom::ld`).
+                for (dst, src) in gy_pad.chunks_exact_mut(ldg).zip(gy_rows.chunks_exact(p)) {
+                    dst[..p].copy_from_slice(src);
+                }
+                let gyb: &[f32] = gy_pad;
+                let rhs: &[f32] = if g.is_pointwise() {
+                    xb
+                } else {
+                    im2col(g, xb, col);
+                    col
+                };
+                // SAFETY: acc[..wlen] is (co, kd); gyb is (co, p) with row stride ldg; colᵀ is read from
+                // rhs (kd, p, row stride ld) with swapped strides; all in bounds.
+                unsafe {
+                    gemm(
+                        co,
+                        kd,
+                        p,
+                        acc.as_mut_ptr(),
+                        1,
+                        kd as isize,
+                        true,
+                        gyb.as_ptr(),
+                        1,
+                        ldg as isize,
+                        rhs.as_ptr(),
+                        ld as isize,
+                        1,
+                        1.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        par,
+                    );
+                }
+                if with_bias {
+                    for (a, row) in acc[wlen..].iter_mut().zip(gy_rows.chunks_exact(p)) {
+                        *a += row.iter().sum::<f32>();
+                    }
+                }
+                // The column buffer is free again: it receives wᵀ · gy_b (or gx_b directly).
+                let dst: *mut f32 = if g.is_pointwise() {
+                    gxb.as_mut_ptr()
+                } else {
+                    col.as_mut_ptr()
+                };
+                // SAFETY: dst is (kd, p) with row stride ld (p for a pointwise conv), wᵀ is read
+                // from w (co, kd) with swapped strides, gyb is (co, p) with row stride ldg; all in
+                // bounds.
+                unsafe {
+                    gemm(
+                        kd,
+                        p,
+                        co,
+                        dst,
+                        1,
+                        ld as isize,
+                        false,
+                        w.as_ptr(),
+                        kd as isize,
+                        1,
+                        gyb.as_ptr(),
+                        1,
+                        ldg as isize,
+                        0.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        par,
+                    );
+                }
+                if !g.is_pointwise() {
+                    col2im(g, col, gxb);
                 }
             }
-            // The column buffer is free again: it receives wᵀ · gy_b (or gx_b directly).
-            let dst: *mut f32 = if g.is_pointwise() {
-                gxb.as_mut_ptr()
-            } else {
-                col.as_mut_ptr()
-            };
-            // SAFETY: dst is (kd, p) with row stride ld (p for a pointwise conv), wᵀ is read
-            // from w (co, kd) with swapped strides, gyb is (co, p) with row stride ldg; all in
-            // bounds.
-            unsafe {
-                gemm(
-                    kd,
-                    p,
-                    co,
-                    dst,
-                    1,
-                    ld as isize,
-                    false,
-                    w.as_ptr(),
-                    kd as isize,
-                    1,
-                    gyb.as_ptr(),
-                    1,
-                    ldg as isize,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    par,
-                );
-            }
-            if !g.is_pointwise() {
-                col2im(g, &col, gxb);
-            }
-        }
+        });
         acc
     });
     let total = &mut out[gx_len..];
