@@ -3,7 +3,7 @@
 //! synchronise the device before the timer stops).
 //!
 //! ```text
-//! cargo bench --bench sampler                          # default selection, ≈ 6 min on 2 cores
+//! cargo bench --bench sampler                          # default selection, ≈ 4–5 min on 2 cores
 //! BUMP_BENCH_FULL=1 cargo bench --bench sampler -- 'cpu_tiny_b64_'   # one slice of the full set
 //! ```
 //!
@@ -14,9 +14,9 @@
 //! pick slices with a filter. Criterion's minimum of 10 samples applies; long cases use
 //! `sample_size(10)` with one iteration per sample and no extra measurement time.
 //!
-//! Default selection (what CI-sized machines can run in ≤ 10 min): `tiny` at batch 1 with all
-//! four samplers and at batch 64 with DDIM-50 and DPM-Solver++-20, and `paper` at batch 1 with
-//! DPM-Solver++-20.
+//! Default selection (≈ 4–5 min on 2 cores, well inside 10): `tiny` at batch 1 with all four
+//! samplers, at batch 64 with DDIM-50 and DPM-Solver++-20 and at batch 256 with
+//! DPM-Solver++-20, and `paper` at batch 1 with DPM-Solver++-20.
 
 use bump_ddpm::config::ExperimentConfig;
 use bump_ddpm::diffusion::{sample, NoiseSchedule, SamplerConfig};
@@ -60,6 +60,13 @@ fn cases(full: bool) -> Vec<Case> {
         for (s, sc) in samplers().into_iter().skip(2) {
             v.push(("tiny", UNetConfig::tiny(), 64, s, sc));
         }
+        v.push((
+            "tiny",
+            UNetConfig::tiny(),
+            256,
+            "dpmpp20",
+            SamplerConfig::dpm_solver_pp(20),
+        ));
         v.push((
             "paper",
             UNetConfig::paper(),

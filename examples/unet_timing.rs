@@ -144,12 +144,15 @@ fn main() -> Result<()> {
                 return Err("--batch and --iters must be > 0".into());
             }
             let secs = time(&model, what, batch, warmup, iters)?;
+            let flops = model.config()?.forward_flops(32, 32);
             let line = serde_json::json!({
                 "impl": "candle",
                 "model": model.name(),
                 "what": match what { What::Forward => "forward", What::Train => "train" },
                 "batch": batch,
                 "threads": rayon_threads(),
+                // Convolutions and attention matmuls of one 32×32 forward pass.
+                "forward_flops_per_image": flops,
                 "seconds": secs,
             });
             println!("{line}");

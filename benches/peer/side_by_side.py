@@ -68,6 +68,7 @@ def main():
     rows, raw = [], []
     for preset, what, batch, iters in cases:
         times = {"candle": [], "pytorch": []}
+        flops = None
         for r in range(args.rounds):
             ours = [str(BIN), "time", "--preset", preset, "--what", what, "--batch", str(batch),
                     "--iters", str(iters)]
@@ -80,17 +81,22 @@ def main():
             for name, cmd in order:
                 res = run_json(cmd, env)
                 times[name].extend(res["seconds"])
+                flops = res.get("forward_flops_per_image", flops)
                 raw.append(dict(res, case=f"{preset}/{what}/{batch}", round=r))
         ours_s = statistics.median(times["candle"])
         peer_s = statistics.median(times["pytorch"])
-        rows.append((preset, what, batch, ours_s, peer_s))
+        # A training step is counted as 3 forward passes (forward, input and weight gradients).
+        work = batch * flops * (3 if what == "train" else 1)
+        rows.append((preset, what, batch, ours_s, peer_s, work))
         print(f"  {preset} {what} B={batch}: ours {ours_s:.3f} s, PyTorch {peer_s:.3f} s, "
               f"speed-up {peer_s / ours_s:.2f}", file=sys.stderr)
 
-    print(f"| preset | pass | batch | ours (s) | PyTorch (s) | ours img/s | PyTorch img/s | speed-up (PyTorch / ours) |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for preset, what, batch, o, t in rows:
-        print(f"| {preset} | {what} | {batch} | {o:.3f} | {t:.3f} | {batch / o:.1f} | {batch / t:.1f} | {t / o:.2f}× |")
+    print("| preset | pass | batch | ours (s) | PyTorch (s) | ours img/s | PyTorch img/s "
+          "| ours GFLOP/s | PyTorch GFLOP/s | speed-up (PyTorch / ours) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for preset, what, batch, o, t, work in rows:
+        print(f"| {preset} | {what} | {batch} | {o:.3f} | {t:.3f} | {batch / o:.1f} | {batch / t:.1f} "
+              f"| {work / o * 1e-9:.1f} | {work / t * 1e-9:.1f} | {t / o:.2f}× |")
     print(f"\nload average after the run: {os.getloadavg()[0]:.2f}")
     if args.json:
         args.json.write_text(json.dumps(raw, indent=1))

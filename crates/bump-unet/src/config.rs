@@ -316,6 +316,64 @@ impl UNetConfig {
         1 << self.levels().saturating_sub(1)
     }
 
+    /// Forward FLOPs per image (2 per multiply-add) of the convolutions and attention matmuls
+    /// for an H×W input: every conv (stem, residual, skip, down/upsampling, attention
+    /// projections, output) plus QKᵀ and AV (2·N²·C each) per attention block. GroupNorm,
+    /// activations and the conditioning linears (< 1 % of the total) are not counted.
+    ///
+    /// Equals what [`crate::ops::conv_flops`] counts during a forward pass, plus the attention
+    /// matmuls (checked in the tests).
+    pub fn forward_flops(&self, h: usize, w: usize) -> u64 {
+        let conv = |c_in: usize, c_out: usize, k: usize, hw: usize| -> u64 {
+            2 * (c_in * c_out * k * k * hw) as u64
+        };
+        let hw = |l: usize| (h >> l) * (w >> l);
+        let res = |c_in: usize, c: usize, hw: usize| -> u64 {
+            conv(c_in, c, 3, hw)
+                + conv(c, c, 3, hw)
+                + if c_in != c { conv(c_in, c, 1, hw) } else { 0 }
+        };
+        let attn = |c: usize, hw: usize| -> u64 {
+            conv(c, 3 * c, 1, hw) + conv(c, c, 1, hw) + 4 * (hw * hw * c) as u64
+        };
+        let levels = self.levels();
+        let mut total = conv(self.in_channels, self.base_channels, 3, hw(0));
+        let mut c_prev = self.base_channels;
+        for l in 0..levels {
+            if l > 0 {
+                total += conv(c_prev, c_prev, 3, hw(l));
+            }
+            let c = self.level_channels(l);
+            for i in 0..self.res_blocks {
+                total += res(if i == 0 { c_prev } else { c }, c, hw(l));
+            }
+            if self.attention_levels.contains(&l) {
+                total += attn(c, hw(l));
+            }
+            c_prev = c;
+        }
+        let deepest = hw(levels - 1);
+        total += 2 * res(c_prev, c_prev, deepest);
+        if self.mid_attention {
+            total += attn(c_prev, deepest);
+        }
+        for l in (0..levels).rev() {
+            let c = self.level_channels(l);
+            for i in 0..self.res_blocks {
+                total += res(if i == 0 { c_prev + c } else { c }, c, hw(l));
+            }
+            if self.attention_levels.contains(&l) {
+                total += attn(c, hw(l));
+            }
+            c_prev = c;
+            if l > 0 {
+                c_prev = self.level_channels(l - 1);
+                total += conv(c, c_prev, 3, hw(l - 1));
+            }
+        }
+        total + conv(c_prev, self.out_channels, 3, hw(0))
+    }
+
     /// Width of the conditioning vector each block projects from.
     pub fn cond_dim(&self) -> usize {
         self.cond_mlp_width
