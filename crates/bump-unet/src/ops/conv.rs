@@ -304,6 +304,41 @@ pub(crate) fn conv2d_fwd(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f32]
     y
 }
 
+/// The geometry of the input gradient of a stride-1 conv written as a forward conv: the
+/// gradient `gy` (C_out, H_out, W_out) convolved with the flipped, transposed kernel at padding
+/// `k − 1 − pad` gives `gx` (C_in, H, W). `None` for strided, pointwise or over-padded convs.
+fn transposed_geom(g: &ConvGeom) -> Option<ConvGeom> {
+    if g.stride != 1 || g.is_pointwise() || g.padding >= g.k {
+        return None;
+    }
+    let t = ConvGeom::new(
+        &[g.batch, g.c_out, g.h_out, g.w_out],
+        &[g.c_in, g.c_out, g.k, g.k],
+        g.k - 1 - g.padding,
+        1,
+    )?;
+    (t.h_out == g.h && t.w_out == g.w).then_some(t)
+}
+
+/// `w` (C_out, C_in, K, K) → the kernel of [`transposed_geom`]: (C_in, C_out, K, K), each
+/// filter rotated by 180°.
+fn flip_transpose(g: &ConvGeom, w: &[f32]) -> Vec<f32> {
+    let (k, ci_n, co_n) = (g.k, g.c_in, g.c_out);
+    let mut out = vec![0f32; w.len()];
+    for co in 0..co_n {
+        for ci in 0..ci_n {
+            for ky in 0..k {
+                for kx in 0..k {
+                    let src = ((co * ci_n + ci) * k + ky) * k + kx;
+                    let dst = ((ci * co_n + co) * k + (k - 1 - ky)) * k + (k - 1 - kx);
+                    out[dst] = w[src];
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The whole backward pass, one image at a time so that `gy_b` and the column buffer stay in
 /// cache: weight gradient `Σ_b gy_b · col_bᵀ` (im2col), bias gradient `Σ_b Σ_p gy_b`, input
 /// gradient `col2im(wᵀ · gy_b)`. Returns `[gx (B·C_in·H·W), dw (C_out·KD), db (C_out)]`, `db`
@@ -317,6 +352,9 @@ pub(crate) fn conv2d_bwd(
 ) -> Vec<f32> {
     let (kd, p, co, ld) = (g.kd(), g.p(), g.c_out, g.ld());
     let ldg = padded_stride(p);
+    let tg = transposed_geom(g);
+    let w_flip = tg.map(|_| flip_transpose(g, w));
+    let col_len = g.col_len().max(tg.map_or(0, |t| t.col_len()));
     let wlen = co * kd;
     let acc_len = wlen + if with_bias { co } else { 0 };
     let gx_len = g.batch * g.in_len();
@@ -325,8 +363,8 @@ pub(crate) fn conv2d_bwd(
     // Fixed image ranges per thread, weight/bias sums reduced in range order: bit-reproducible.
     let partials = map_chunk_ranges(&mut out[..gx_len], g.in_len(), |range, gx_range| {
         let mut acc = vec![0f32; acc_len];
-        with_scratch(g.col_len() + co * ldg, |scratch| {
-            let (col, gy_pad) = scratch.split_at_mut(g.col_len());
+        with_scratch(col_len + co * ldg, |scratch| {
+            let (col, gy_pad) = scratch.split_at_mut(col_len);
             for (bi, gxb) in range.zip(gx_range.chunks_exact_mut(g.in_len())) {
                 let xb = &x[bi * g.in_len()..(bi + 1) * g.in_len()];
                 let gy_rows = &gy[bi * g.out_len()..(bi + 1) * g.out_len()];
@@ -339,8 +377,8 @@ pub(crate) fn conv2d_bwd(
                 let rhs: &[f32] = if g.is_pointwise() {
                     xb
                 } else {
-                    im2col(g, xb, col);
-                    col
+                    im2col(g, xb, &mut col[..g.col_len()]);
+                    &col[..g.col_len()]
                 };
                 // SAFETY: acc[..wlen] is (co, kd); gyb is (co, p) with row stride ldg; colᵀ is read from
                 // rhs (kd, p, row stride ld) with swapped strides; all in bounds.
@@ -371,6 +409,38 @@ pub(crate) fn conv2d_bwd(
                     for (a, row) in acc[wlen..].iter_mut().zip(gy_rows.chunks_exact(p)) {
                         *a += row.iter().sum::<f32>();
                     }
+                }
+                if let (Some(t), Some(wf)) = (&tg, &w_flip) {
+                    // gx_b = w̃ · im2col(gy_b): (C_in, P_in) = (C_in, C_out·K²) · (C_out·K², P_in).
+                    let tcol = &mut col[..t.col_len()];
+                    im2col(t, gy_rows, tcol);
+                    let (tkd, tp) = (t.kd(), t.p());
+                    // SAFETY: gxb is (c_in, tp), wf is (c_in, tkd), tcol is (tkd, tp) with row
+                    // stride t.ld(); all row-major and in bounds.
+                    unsafe {
+                        gemm(
+                            g.c_in,
+                            tp,
+                            tkd,
+                            gxb.as_mut_ptr(),
+                            1,
+                            tp as isize,
+                            false,
+                            wf.as_ptr(),
+                            1,
+                            tkd as isize,
+                            tcol.as_ptr(),
+                            1,
+                            t.ld() as isize,
+                            0.0,
+                            1.0,
+                            false,
+                            false,
+                            false,
+                            par,
+                        );
+                    }
+                    continue;
                 }
                 // The column buffer is free again: it receives wᵀ · gy_b (or gx_b directly).
                 let dst: *mut f32 = if g.is_pointwise() {
@@ -405,7 +475,7 @@ pub(crate) fn conv2d_bwd(
                     );
                 }
                 if !g.is_pointwise() {
-                    col2im(g, col, gxb);
+                    col2im(g, &col[..g.col_len()], gxb);
                 }
             }
         });
