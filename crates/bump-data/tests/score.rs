@@ -146,6 +146,23 @@ fn two_bumps_three_sigma_apart_count_two_components() {
             }
         }
     }
+    // σ = 0.5 is under-sampled (half-maximum width 1.18 px): 3σ = 1.5 px is below the pixel
+    // grid's resolution (at integer alignment no pixel between the centres is lower than its
+    // neighbours), and the brightest pixel of a bump ranges from 1 (integer centre) to e⁻¹
+    // (centre at a pixel corner), so a corner-centred bump beside an integer-centred one falls
+    // below half of A. Guarantee for σ = 0.5: two bumps with the same sub-pixel phase, ≥ 6σ = 3 px
+    // apart, count 2.
+    let sigma = 0.5;
+    let cfg = RenderConfig::default().with_sigma(sigma);
+    let sc = ScoreConfig::for_sigma(sigma);
+    for (dx, dy) in [(6.0, 0.0), (0.0, 6.0), (6.0, 6.0), (6.0, 2.0), (8.0, 0.0)] {
+        for base in [[8.0, 9.0], [8.5, 9.5], [8.3, 9.7]] {
+            let b = [base[0] + dx * sigma, base[1] + dy * sigma];
+            let img = render_bumps_max(&cfg, &[base, b]).unwrap();
+            let s = score_image(&img, 32, [base[0] as f32, base[1] as f32], &sc).unwrap();
+            assert_eq!(s.count, 2, "sigma 0.5 {base:?} {b:?}: {s:?}");
+        }
+    }
     // Well-separated bumps count 2 for every σ.
     for sigma in [0.5, 1.0, 2.0] {
         let cfg = RenderConfig::default().with_sigma(sigma);
