@@ -39,9 +39,9 @@ fn bench(c: &mut Criterion) {
             DeviceKind::Cuda(_) => "cuda",
             DeviceKind::Metal(_) => "metal",
         };
-        for (name, cfg) in models.iter().cloned() {
+        for (name, cfg) in &models {
             let b = 64usize;
-            let model = UNet::new(&cfg, 0, &dev).unwrap();
+            let model = UNet::new(cfg, 0, &dev).unwrap();
             let mut opt = AdamW::new(model.vars(), Default::default()).unwrap();
             let mut ema = Ema::new(&model.vars(), 0.995).unwrap();
             let x0 = gaussian_noise(&(0..b as u64).collect::<Vec<_>>(), &[1, 32, 32], &dev)
