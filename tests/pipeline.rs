@@ -62,13 +62,20 @@ fn checkpoint_weights(path: &Path) -> HashMap<String, Vec<f32>> {
         .collect()
 }
 
-fn validate_against(schema_path: &str, instance: &serde_json::Value) {
+fn validator(schema_path: &str) -> jsonschema::Validator {
     let schema_text =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(schema_path))
             .expect("schema file");
     let schema: serde_json::Value = serde_json::from_str(&schema_text).expect("schema JSON");
-    let validator = jsonschema::validator_for(&schema).expect("valid schema");
-    let errors: Vec<String> = validator
+    jsonschema::validator_for(&schema).expect("valid schema")
+}
+
+fn schema_accepts(schema_path: &str, instance: &serde_json::Value) -> bool {
+    validator(schema_path).is_valid(instance)
+}
+
+fn validate_against(schema_path: &str, instance: &serde_json::Value) {
+    let errors: Vec<String> = validator(schema_path)
         .iter_errors(instance)
         .map(|e| e.to_string())
         .collect();
@@ -103,6 +110,17 @@ fn micro_run_writes_every_output_and_matches_the_schema() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         validate_against("docs/schema/metrics.schema.json", &v);
     }
+    // A collapsed layer 4 (every condition gives the same activation, as at initialisation
+    // with some seeds) measures dimension 0 and participation ratio 0: still a valid record.
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let mut collapsed = first.clone();
+    collapsed["participation_ratio"] = serde_json::json!(0.0);
+    collapsed["intrinsic_dim"] = serde_json::json!(0.0);
+    validate_against("docs/schema/metrics.schema.json", &collapsed);
+    // The schema can fail: a negative ratio is refused.
+    let mut bad = first;
+    bad["participation_ratio"] = serde_json::json!(-1.0);
+    assert!(!schema_accepts("docs/schema/metrics.schema.json", &bad));
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     validate_against("docs/schema/summary.schema.json", &summary);
@@ -211,4 +229,35 @@ fn bad_configuration_is_rejected_before_any_output() {
         !out.exists(),
         "no output directory for a rejected configuration"
     );
+}
+
+#[test]
+fn diverging_training_stops_with_the_last_good_checkpoint() {
+    // A learning rate of 1e30 (with AdamW's normalised steps) sends the weights to ±inf within
+    // a step or two after warm-up, so the loss turns non-finite.
+    let mut cfg = micro_config();
+    cfg.train.lr = 1e30;
+    cfg.train.warmup = 0;
+    cfg.train.grad_clip = 0.0;
+    let out = tmp_dir("nan");
+    let err = run(&cfg, &quiet(&out)).expect_err("the loss must diverge");
+    match err {
+        bump_ddpm::Error::NonFiniteLoss {
+            step,
+            loss,
+            last_good,
+        } => {
+            assert!(!loss.is_finite(), "{loss}");
+            assert!(step >= 1 && step < cfg.train.steps, "step {step}");
+            // Step 0 is always checkpointed before any update: that is the last good one.
+            let good = last_good.expect("a checkpoint was written before divergence");
+            assert!(good.exists(), "{}", good.display());
+            let (ckpt_step, _) = latest_checkpoint(&out.join("checkpoints"))
+                .unwrap()
+                .unwrap();
+            assert!(ckpt_step < step);
+        }
+        other => panic!("expected NonFiniteLoss, got {other}"),
+    }
+    let _ = std::fs::remove_dir_all(&out);
 }
