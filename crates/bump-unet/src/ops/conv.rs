@@ -159,6 +159,10 @@ fn valid_range_stride1(w: usize, w_out: usize, kx: usize, pad: usize) -> (usize,
 /// Fills `col` (KD, P), row stride [`ConvGeom::ld`], from one image `x` (C_in, H, W).
 fn im2col(g: &ConvGeom, x: &[f32], col: &mut [f32]) {
     let (k, s, pad, p, ld) = (g.k, g.stride, g.padding, g.p(), g.ld());
+    if s == 1 && g.h_out == g.h && g.w_out == g.w {
+        im2col_same(g, x, col);
+        return;
+    }
     for ci in 0..g.c_in {
         let src = &x[ci * g.h * g.w..(ci + 1) * g.h * g.w];
         for ky in 0..k {
@@ -187,6 +191,47 @@ fn im2col(g: &ConvGeom, x: &[f32], col: &mut [f32]) {
                                 0.0
                             };
                         }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// [`im2col`] for a stride-1 "same" conv (output size = input size): row `(ci, ky, kx)` is the
+/// channel image shifted by `(ky − pad, kx − pad)`, i.e. one contiguous copy of H·W values at
+/// a fixed offset, then zeros where the shift leaves the image (whole rows at the top or
+/// bottom, and the columns that wrapped around a row end). One large copy per row instead of
+/// one small copy per image row.
+fn im2col_same(g: &ConvGeom, x: &[f32], col: &mut [f32]) {
+    let (k, pad, ld, w) = (g.k, g.padding as isize, g.ld(), g.w);
+    let hw = g.h * g.w;
+    for ci in 0..g.c_in {
+        let src = &x[ci * hw..(ci + 1) * hw];
+        for ky in 0..k {
+            for kx in 0..k {
+                let (dy, dx) = (ky as isize - pad, kx as isize - pad);
+                let off = dy * w as isize + dx;
+                let row = (ci * k + ky) * k + kx;
+                let dst = &mut col[row * ld..row * ld + hw];
+                // dst[i] = src[i + off] where 0 ≤ i + off < H·W.
+                let lo = (-off).clamp(0, hw as isize) as usize;
+                let hi = (hw as isize - off).clamp(lo as isize, hw as isize) as usize;
+                dst[..lo].fill(0.0);
+                dst[lo..hi].copy_from_slice(
+                    &src[(lo as isize + off) as usize..(hi as isize + off) as usize],
+                );
+                dst[hi..].fill(0.0);
+                // Columns whose source x = ox + dx lies outside [0, W) wrapped into the
+                // neighbouring image row: zero them.
+                if dx != 0 {
+                    let (c0, c1) = if dx < 0 {
+                        (0, (-dx).min(w as isize) as usize)
+                    } else {
+                        ((w as isize - dx).max(0) as usize, w)
+                    };
+                    for r in dst.chunks_exact_mut(w) {
+                        r[c0..c1].fill(0.0);
                     }
                 }
             }
