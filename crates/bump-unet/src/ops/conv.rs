@@ -288,9 +288,56 @@ fn inner_parallelism(batch: usize) -> Parallelism {
     }
 }
 
+/// One image of a forward conv: `y_b (C_out, P) = w (C_out, KD) · im2col(x_b)`, added to the
+/// current contents of `y_b` when `accumulate` (e.g. a preloaded bias). `col` is scratch of at
+/// least [`ConvGeom::col_len`] floats.
+fn conv_image(
+    g: &ConvGeom,
+    xb: &[f32],
+    w: &[f32],
+    yb: &mut [f32],
+    col: &mut [f32],
+    accumulate: bool,
+    par: Parallelism,
+) {
+    let (kd, p) = (g.kd(), g.p());
+    let rhs: &[f32] = if g.is_pointwise() {
+        xb
+    } else {
+        let col = &mut col[..g.col_len()];
+        im2col(g, xb, col);
+        col
+    };
+    // SAFETY: yb is (co, p), w is (co, kd), rhs is (kd, p) with row stride ld, all row-major
+    // and in bounds.
+    unsafe {
+        gemm(
+            g.c_out,
+            p,
+            kd,
+            yb.as_mut_ptr(),
+            1,
+            p as isize,
+            accumulate,
+            w.as_ptr(),
+            1,
+            kd as isize,
+            rhs.as_ptr(),
+            1,
+            g.ld() as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        );
+    }
+}
+
 /// `y = w · col (+ bias)` for every image. `bias` has length C_out.
 pub(crate) fn conv2d_fwd(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
-    let (kd, p, co, ld) = (g.kd(), g.p(), g.c_out, g.ld());
+    let p = g.p();
     let mut y = vec![0f32; g.batch * g.out_len()];
     if y.is_empty() {
         return y;
@@ -301,49 +348,16 @@ pub(crate) fn conv2d_fwd(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f32]
         g.out_len(),
         || (),
         |bi, yb, _| {
-            with_scratch(g.col_len(), |col| {
-                let xb = &x[bi * g.in_len()..(bi + 1) * g.in_len()];
-                let rhs: &[f32] = if g.is_pointwise() {
-                    xb
-                } else {
-                    im2col(g, xb, col);
-                    col
-                };
-                // Preloading the bias lets gemm add it while it writes the output.
-                let read_dst = if let Some(bias) = bias {
-                    for (row, &bv) in yb.chunks_exact_mut(p).zip(bias) {
-                        row.fill(bv);
-                    }
-                    true
-                } else {
-                    false
-                };
-                // SAFETY: yb is (co, p), w is (co, kd), rhs is (kd, p) with row stride ld, all
-                // row-major and in bounds.
-                unsafe {
-                    gemm(
-                        co,
-                        p,
-                        kd,
-                        yb.as_mut_ptr(),
-                        1,
-                        p as isize,
-                        read_dst,
-                        w.as_ptr(),
-                        1,
-                        kd as isize,
-                        rhs.as_ptr(),
-                        1,
-                        ld as isize,
-                        1.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        par,
-                    );
+            // Preloading the bias lets gemm add it while it writes the output.
+            if let Some(bias) = bias {
+                for (row, &bv) in yb.chunks_exact_mut(p).zip(bias) {
+                    row.fill(bv);
                 }
-            })
+            }
+            let xb = &x[bi * g.in_len()..(bi + 1) * g.in_len()];
+            with_scratch(g.col_len(), |col| {
+                conv_image(g, xb, w, yb, col, bias.is_some(), par)
+            });
         },
     );
     y
@@ -386,8 +400,9 @@ fn flip_transpose(g: &ConvGeom, w: &[f32]) -> Vec<f32> {
 
 /// The whole backward pass, one image at a time so that `gy_b` and the column buffer stay in
 /// cache: weight gradient `Σ_b gy_b · col_bᵀ` (im2col), bias gradient `Σ_b Σ_p gy_b`, input
-/// gradient `col2im(wᵀ · gy_b)`. Returns `[gx (B·C_in·H·W), dw (C_out·KD), db (C_out)]`, `db`
-/// only when `with_bias`.
+/// gradient as a forward conv of `gy_b` with the flipped, transposed kernel for stride-1 convs
+/// ([`transposed_geom`]) and `col2im(wᵀ · gy_b)` otherwise. Returns
+/// `[gx (B·C_in·H·W), dw (C_out·KD), db (C_out)]`, `db` only when `with_bias`.
 pub(crate) fn conv2d_bwd(
     g: &ConvGeom,
     x: &[f32],
@@ -413,19 +428,19 @@ pub(crate) fn conv2d_bwd(
             for (bi, gxb) in range.zip(gx_range.chunks_exact_mut(g.in_len())) {
                 let xb = &x[bi * g.in_len()..(bi + 1) * g.in_len()];
                 let gy_rows = &gy[bi * g.out_len()..(bi + 1) * g.out_len()];
-                // gy_b with padded rows: both gemms walk down its rows, which are 4 KiB apart for
-                // a 32×32 image and would alias in L1 (see `ConvGeom::ld`).
+                // gy_b with padded rows: the weight-gradient gemm (and, for strided convs, the
+                // input-gradient one) walks down its rows, which are 4 KiB apart for a 32×32
+                // image and would alias in L1 (see `ConvGeom::ld`).
                 for (dst, src) in gy_pad.chunks_exact_mut(ldg).zip(gy_rows.chunks_exact(p)) {
                     dst[..p].copy_from_slice(src);
                 }
-                let gyb: &[f32] = gy_pad;
                 let rhs: &[f32] = if g.is_pointwise() {
                     xb
                 } else {
                     im2col(g, xb, &mut col[..g.col_len()]);
                     &col[..g.col_len()]
                 };
-                // SAFETY: acc[..wlen] is (co, kd); gyb is (co, p) with row stride ldg; colᵀ is read from
+                // SAFETY: acc[..wlen] is (co, kd); gy_pad is (co, p) with row stride ldg; colᵀ is read from
                 // rhs (kd, p, row stride ld) with swapped strides; all in bounds.
                 unsafe {
                     gemm(
@@ -436,7 +451,7 @@ pub(crate) fn conv2d_bwd(
                         1,
                         kd as isize,
                         true,
-                        gyb.as_ptr(),
+                        gy_pad.as_ptr(),
                         1,
                         ldg as isize,
                         rhs.as_ptr(),
@@ -457,34 +472,7 @@ pub(crate) fn conv2d_bwd(
                 }
                 if let (Some(t), Some(wf)) = (&tg, &w_flip) {
                     // gx_b = w̃ · im2col(gy_b): (C_in, P_in) = (C_in, C_out·K²) · (C_out·K², P_in).
-                    let tcol = &mut col[..t.col_len()];
-                    im2col(t, gy_rows, tcol);
-                    let (tkd, tp) = (t.kd(), t.p());
-                    // SAFETY: gxb is (c_in, tp), wf is (c_in, tkd), tcol is (tkd, tp) with row
-                    // stride t.ld(); all row-major and in bounds.
-                    unsafe {
-                        gemm(
-                            g.c_in,
-                            tp,
-                            tkd,
-                            gxb.as_mut_ptr(),
-                            1,
-                            tp as isize,
-                            false,
-                            wf.as_ptr(),
-                            1,
-                            tkd as isize,
-                            tcol.as_ptr(),
-                            1,
-                            t.ld() as isize,
-                            0.0,
-                            1.0,
-                            false,
-                            false,
-                            false,
-                            par,
-                        );
-                    }
+                    conv_image(t, gy_rows, wf, gxb, col, false, par);
                     continue;
                 }
                 // The column buffer is free again: it receives wᵀ · gy_b (or gx_b directly).
@@ -494,7 +482,7 @@ pub(crate) fn conv2d_bwd(
                     col.as_mut_ptr()
                 };
                 // SAFETY: dst is (kd, p) with row stride ld (p for a pointwise conv), wᵀ is read
-                // from w (co, kd) with swapped strides, gyb is (co, p) with row stride ldg; all in
+                // from w (co, kd) with swapped strides, gy_pad is (co, p) with row stride ldg; all in
                 // bounds.
                 unsafe {
                     gemm(
@@ -508,7 +496,7 @@ pub(crate) fn conv2d_bwd(
                         w.as_ptr(),
                         kd as isize,
                         1,
-                        gyb.as_ptr(),
+                        gy_pad.as_ptr(),
                         1,
                         ldg as isize,
                         0.0,
