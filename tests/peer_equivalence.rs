@@ -10,7 +10,7 @@
 use bump_ddpm::unet::checkpoint::read_safetensors;
 use bump_ddpm::unet::{UNet, UNetConfig};
 use candle_core::{Device, Tensor};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 const TOLERANCE: f32 = 1e-4;
@@ -21,6 +21,39 @@ fn fixture(name: &str) -> PathBuf {
         .join(format!("{name}.safetensors"))
 }
 
+/// The committed weights of a fixture (`weights.*`), by parameter name; empty when the model is
+/// rebuilt from its seed.
+fn fixture_weights(tensors: &BTreeMap<String, Tensor>) -> HashMap<String, Tensor> {
+    tensors
+        .iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix("weights.")
+                .map(|n| (n.to_string(), v.clone()))
+        })
+        .collect()
+}
+
+/// Max |ours − peer| of `unet`'s prediction on the fixture's inputs.
+fn max_error(unet: &UNet, tensors: &BTreeMap<String, Tensor>) -> f32 {
+    let eps = unet
+        .forward(
+            &tensors["input.x"],
+            &tensors["input.t"],
+            &tensors["input.cond"],
+        )
+        .expect("forward");
+    let expected = &tensors["expected.eps"];
+    assert_eq!(eps.dims(), expected.dims(), "output shape");
+    eps.sub(expected)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar()
+        .unwrap()
+}
+
 /// Max |ours − peer| on the fixture's inputs, and the number of compared values.
 fn compare(name: &str) -> (f32, usize) {
     let dev = Device::Cpu;
@@ -28,13 +61,7 @@ fn compare(name: &str) -> (f32, usize) {
     let cfg: UNetConfig = serde_json::from_str(&meta["config"]).expect("config JSON");
     let seed: u64 = meta["seed"].parse().expect("seed");
     let unet = UNet::new(&cfg, seed, &dev).expect("model");
-    let weights: HashMap<String, Tensor> = tensors
-        .iter()
-        .filter_map(|(k, v)| {
-            k.strip_prefix("weights.")
-                .map(|n| (n.to_string(), v.clone()))
-        })
-        .collect();
+    let weights = fixture_weights(&tensors);
     if weights.is_empty() {
         let expected: f64 = meta["weight_abs_sum"].parse().expect("fingerprint");
         let ours: f64 = unet
@@ -54,25 +81,10 @@ fn compare(name: &str) -> (f32, usize) {
         unet.load_weights(&weights)
             .expect("fixture weights fit the config");
     }
-    let eps = unet
-        .forward(
-            &tensors["input.x"],
-            &tensors["input.t"],
-            &tensors["input.cond"],
-        )
-        .expect("forward");
-    let expected = &tensors["expected.eps"];
-    assert_eq!(eps.dims(), expected.dims(), "{name}: output shape");
-    let err: f32 = eps
-        .sub(expected)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar()
-        .unwrap();
-    (err, expected.elem_count())
+    (
+        max_error(&unet, &tensors),
+        tensors["expected.eps"].elem_count(),
+    )
 }
 
 macro_rules! peer_case {
@@ -103,32 +115,11 @@ fn a_perturbed_weight_is_detected() {
     let (tensors, meta) = read_safetensors(&fixture("features"), &dev).unwrap();
     let cfg: UNetConfig = serde_json::from_str(&meta["config"]).unwrap();
     let unet = UNet::new(&cfg, 0, &dev).unwrap();
-    let mut weights: HashMap<String, Tensor> = tensors
-        .iter()
-        .filter_map(|(k, v)| {
-            k.strip_prefix("weights.")
-                .map(|n| (n.to_string(), v.clone()))
-        })
-        .collect();
+    let mut weights = fixture_weights(&tensors);
     let key = "out.conv.bias".to_string();
     let bumped = (&weights[&key] + 1e-3).unwrap();
     weights.insert(key, bumped);
     unet.load_weights(&weights).unwrap();
-    let eps = unet
-        .forward(
-            &tensors["input.x"],
-            &tensors["input.t"],
-            &tensors["input.cond"],
-        )
-        .unwrap();
-    let err: f32 = eps
-        .sub(&tensors["expected.eps"])
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar()
-        .unwrap();
+    let err = max_error(&unet, &tensors);
     assert!(err > TOLERANCE, "perturbation went unnoticed: {err:e}");
 }
