@@ -141,52 +141,6 @@ fn factorized_map_scores_more_factorized_than_a_coupled_one() {
 }
 
 #[test]
-fn trustworthiness_continuity_and_procrustes_match_the_python_reference() {
-    let fx: serde_json::Value =
-        serde_json::from_str(include_str!("fixtures/reference.json")).unwrap();
-    let rows = |v: &serde_json::Value| -> Vec<Vec<f64>> {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|r| {
-                r.as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|x| x.as_f64().unwrap())
-                    .collect()
-            })
-            .collect()
-    };
-    let coords = Activations::from_rows(&rows(&fx["coords"])).unwrap();
-    let acts = Activations::from_rows(&rows(&fx["acts"])).unwrap();
-    let n = coords.n();
-    let (dc, da) = (pairwise_distances(&coords), pairwise_distances(&acts));
-    for case in fx["cases"].as_array().unwrap() {
-        let k = case["k"].as_u64().unwrap() as usize;
-        let t = trustworthiness(&dc, &da, n, k).unwrap();
-        let c = continuity(&dc, &da, n, k).unwrap();
-        assert!(
-            (t - case["trustworthiness"].as_f64().unwrap()).abs() < 1e-9,
-            "T({k}) {t}"
-        );
-        assert!(
-            (c - case["continuity"].as_f64().unwrap()).abs() < 1e-9,
-            "C({k}) {c}"
-        );
-    }
-    let a: Vec<[f64; 2]> = rows(&fx["coords"]).iter().map(|r| [r[0], r[1]]).collect();
-    let b: Vec<[f64; 2]> = rows(&fx["procrustes_embedding"])
-        .iter()
-        .map(|r| [r[0], r[1]])
-        .collect();
-    let d = procrustes_disparity(&a, &b).unwrap();
-    assert!(
-        (d - fx["procrustes_disparity"].as_f64().unwrap()).abs() < 1e-9,
-        "disparity {d}"
-    );
-}
-
-#[test]
 fn pca_recovers_a_planted_spectrum() {
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let nz = Normal::new(0.0, 1.0).unwrap();

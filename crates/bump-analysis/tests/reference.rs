@@ -1,5 +1,5 @@
 //! Reference values from scikit-learn, scipy and numpy (scripts/make_fixtures.py →
-//! tests/fixtures/reference.json), beyond trustworthiness and Procrustes (tests/acceptance.rs).
+//! tests/fixtures/reference.json).
 
 use bump_analysis::*;
 use serde_json::Value;
@@ -35,6 +35,31 @@ fn close(got: f64, want: f64, what: &str) {
 
 fn points(v: &Value) -> Vec<[f64; 2]> {
     rows(v).iter().map(|r| [r[0], r[1]]).collect()
+}
+
+#[test]
+fn trustworthiness_continuity_and_procrustes_match_the_python_reference() {
+    let fx = fixture();
+    let coords = Activations::from_rows(&rows(&fx["coords"])).unwrap();
+    let acts = Activations::from_rows(&rows(&fx["acts"])).unwrap();
+    let n = coords.n();
+    let (dc, da) = (pairwise_distances(&coords), pairwise_distances(&acts));
+    for case in fx["cases"].as_array().unwrap() {
+        let k = case["k"].as_u64().unwrap() as usize;
+        let t = trustworthiness(&dc, &da, n, k).unwrap();
+        let c = continuity(&dc, &da, n, k).unwrap();
+        assert!(
+            (t - num(case, "trustworthiness")).abs() < 1e-9,
+            "T({k}) {t}"
+        );
+        assert!((c - num(case, "continuity")).abs() < 1e-9, "C({k}) {c}");
+    }
+    let d =
+        procrustes_disparity(&points(&fx["coords"]), &points(&fx["procrustes_embedding"])).unwrap();
+    assert!(
+        (d - num(&fx, "procrustes_disparity")).abs() < 1e-9,
+        "disparity {d}"
+    );
 }
 
 #[test]
