@@ -20,7 +20,7 @@
 
 use bump_ddpm::config::ExperimentConfig;
 use bump_ddpm::diffusion::{sample, NoiseSchedule, SamplerConfig};
-use bump_ddpm::unet::{compiled_devices, device, DeviceKind, UNet, UNetConfig};
+use bump_ddpm::unet::{compiled_devices, device, UNet, UNetConfig};
 use candle_core::{Device, Tensor};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::time::Duration;
@@ -78,14 +78,6 @@ fn cases(full: bool) -> Vec<Case> {
     v
 }
 
-fn prefix(kind: DeviceKind) -> &'static str {
-    match kind {
-        DeviceKind::Cpu => "cpu",
-        DeviceKind::Cuda(_) => "cuda",
-        DeviceKind::Metal(_) => "metal",
-    }
-}
-
 fn bench(c: &mut Criterion) {
     // SAFETY: plain option setter of the linked mimalloc (purging off; docs/performance.md).
     unsafe { libmimalloc_sys::mi_option_set(15, -1) };
@@ -105,7 +97,7 @@ fn bench(c: &mut Criterion) {
             let cond = Tensor::from_vec(coords, (b, 2), &dev).unwrap();
             let seeds: Vec<u64> = (0..b as u64).collect();
             g.throughput(Throughput::Elements(b as u64));
-            g.bench_function(format!("{}_{mname}_b{b}_{sname}", prefix(kind)), |bench| {
+            g.bench_function(format!("{}_{mname}_b{b}_{sname}", kind.family()), |bench| {
                 bench.iter(|| {
                     let mut den = |x: &Tensor, t: &Tensor, c: &Tensor| model.forward(x, t, c);
                     let x = sample(&schedule, &scfg, &mut den, &cond, (1, 32, 32), &seeds, None)

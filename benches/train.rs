@@ -10,7 +10,7 @@
 use bump_ddpm::config::ExperimentConfig;
 use bump_ddpm::diffusion::{add_noise, gaussian_noise, training_target, NoiseSchedule};
 use bump_ddpm::optim::{clip_grad_norm, AdamW, Ema};
-use bump_ddpm::unet::{compiled_devices, device, DeviceKind, UNet, UNetConfig};
+use bump_ddpm::unet::{compiled_devices, device, UNet, UNetConfig};
 use candle_core::Tensor;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::time::Duration;
@@ -34,11 +34,7 @@ fn bench(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(2));
     for kind in compiled_devices() {
         let dev = device(kind).unwrap();
-        let prefix = match kind {
-            DeviceKind::Cpu => "cpu",
-            DeviceKind::Cuda(_) => "cuda",
-            DeviceKind::Metal(_) => "metal",
-        };
+        let prefix = kind.family();
         for (name, cfg) in &models {
             let b = 64usize;
             let model = UNet::new(cfg, 0, &dev).unwrap();

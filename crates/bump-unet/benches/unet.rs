@@ -12,7 +12,7 @@
 //!   (stock candle ops), named `.../stock`.
 //!
 //! Before the benches, the FLOPs of one forward pass per image are printed for each preset
-//! (conv FLOPs counted by `bump_unet::ops::conv_flops`, plus the attention matmuls).
+//! (`UNetConfig::forward_flops`: every conv plus the attention matmuls).
 //! Criterion's throughput is set to images, so it prints images/s.
 
 use bump_unet::{ops, UNet, UNetConfig};
@@ -57,35 +57,12 @@ fn batch(b: usize) -> (Tensor, Tensor, Tensor) {
     )
 }
 
-/// Attention matmul FLOPs per image: QKᵀ and AV, 2·N²·C each, per attention block.
-fn attention_flops(cfg: &UNetConfig) -> u64 {
-    let per_level = |l: usize| {
-        let n = ((SIZE >> l) * (SIZE >> l)) as u64;
-        4 * n * n * cfg.level_channels(l) as u64
-    };
-    // One block per attended level in the encoder and one in the decoder.
-    let levels: u64 = cfg.attention_levels.iter().map(|&l| 2 * per_level(l)).sum();
-    let mid = if cfg.mid_attention {
-        per_level(cfg.levels() - 1)
-    } else {
-        0
-    };
-    levels + mid
-}
-
-/// Forward FLOPs per image of a preset, printed once.
+/// Forward FLOPs per image of a preset (`UNetConfig::forward_flops`), printed once.
 fn report_flops(name: &str, unet: &UNet, cfg: &UNetConfig) {
-    let (x, t, c) = batch(1);
-    ops::reset_conv_flops();
-    unet.forward(&x, &t, &c).expect("forward");
-    let conv = ops::conv_flops();
-    let attn = attention_flops(cfg);
     println!(
-        "{name}: {} parameters; forward FLOPs per image: conv {:.3} G + attention {:.3} G = {:.3} G",
+        "{name}: {} parameters; forward FLOPs per image: {:.3} G",
         unet.parameter_count(),
-        conv as f64 * 1e-9,
-        attn as f64 * 1e-9,
-        (conv + attn) as f64 * 1e-9
+        cfg.forward_flops(SIZE, SIZE) as f64 * 1e-9
     );
 }
 

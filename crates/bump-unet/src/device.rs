@@ -17,12 +17,22 @@ pub enum DeviceKind {
     Metal(usize),
 }
 
+impl DeviceKind {
+    /// The backend without the ordinal: `cpu`, `cuda` or `metal` (e.g. a bench-name prefix).
+    pub fn family(&self) -> &'static str {
+        match self {
+            Self::Cpu => "cpu",
+            Self::Cuda(_) => "cuda",
+            Self::Metal(_) => "metal",
+        }
+    }
+}
+
 impl fmt::Display for DeviceKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Cpu => write!(f, "cpu"),
-            Self::Cuda(i) => write!(f, "cuda:{i}"),
-            Self::Metal(i) => write!(f, "metal:{i}"),
+            Self::Cuda(i) | Self::Metal(i) => write!(f, "{}:{i}", self.family()),
         }
     }
 }
@@ -156,6 +166,10 @@ mod tests {
         for k in [DeviceKind::Cpu, DeviceKind::Cuda(3), DeviceKind::Metal(0)] {
             assert_eq!(k.to_string().parse::<DeviceKind>().unwrap(), k);
         }
+        assert_eq!(DeviceKind::Cuda(3).to_string(), "cuda:3");
+        let families =
+            [DeviceKind::Cpu, DeviceKind::Cuda(3), DeviceKind::Metal(0)].map(|k| k.family());
+        assert_eq!(families, ["cpu", "cuda", "metal"]);
     }
 
     #[test]
