@@ -15,7 +15,7 @@
 use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor};
 use gemm::{gemm, Parallelism};
 
-use super::par::{for_each_chunk_mut, map_chunk_ranges, num_threads};
+use super::par::{chunk_ranges_vec, chunked_vec, num_threads};
 
 /// Geometry of one conv2d call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -338,13 +338,9 @@ fn conv_image(
 /// `y = w · col (+ bias)` for every image. `bias` has length C_out.
 pub(crate) fn conv2d_fwd(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
     let p = g.p();
-    let mut y = vec![0f32; g.batch * g.out_len()];
-    if y.is_empty() {
-        return y;
-    }
     let par = inner_parallelism(g.batch);
-    for_each_chunk_mut(
-        &mut y,
+    chunked_vec(
+        g.batch * g.out_len(),
         g.out_len(),
         || (),
         |bi, yb, _| {
@@ -359,8 +355,7 @@ pub(crate) fn conv2d_fwd(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f32]
                 conv_image(g, xb, w, yb, col, bias.is_some(), par)
             });
         },
-    );
-    y
+    )
 }
 
 /// The geometry of the input gradient of a stride-1 conv written as a forward conv: the
@@ -418,10 +413,9 @@ pub(crate) fn conv2d_bwd(
     let wlen = co * kd;
     let acc_len = wlen + if with_bias { co } else { 0 };
     let gx_len = g.batch * g.in_len();
-    let mut out = vec![0f32; gx_len + acc_len];
     let par = inner_parallelism(g.batch);
     // Fixed image ranges per thread, weight/bias sums reduced in range order: bit-reproducible.
-    let partials = map_chunk_ranges(&mut out[..gx_len], g.in_len(), |range, gx_range| {
+    let (mut out, partials) = chunk_ranges_vec(gx_len, acc_len, g.in_len(), |range, gx_range| {
         let mut acc = vec![0f32; acc_len];
         with_scratch(col_len + co * ldg, |scratch| {
             let (col, gy_pad) = scratch.split_at_mut(col_len);

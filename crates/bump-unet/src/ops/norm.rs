@@ -8,7 +8,7 @@
 
 use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
-use super::par::{for_each_chunk_mut, map_chunk_ranges};
+use super::par::{chunk_ranges_vec, chunked_vec};
 
 use super::conv::contiguous_f32;
 
@@ -299,14 +299,10 @@ fn group_norm_fwd(
     eps: f32,
     silu: bool,
 ) -> Vec<f32> {
-    let mut y = vec![0f32; x.len()];
     let (n, cg) = (g.n(), g.cg());
-    if n == 0 {
-        return y;
-    }
     let avx2 = has_avx2();
-    for_each_chunk_mut(
-        &mut y,
+    chunked_vec(
+        x.len(),
         n,
         || (),
         |ti, ys, _| {
@@ -320,8 +316,7 @@ fn group_norm_fwd(
             };
             fwd_task(t, &x[ti * n..(ti + 1) * n], ys, avx2);
         },
-    );
-    y
+    )
 }
 
 /// Backward kernel: returns `[gx (B·C·H·W), dgamma (C), dbeta (C)]` packed.
@@ -335,15 +330,11 @@ fn group_norm_bwd(
     silu: bool,
 ) -> Vec<f32> {
     let total = x.len();
-    let mut out = vec![0f32; total + 2 * g.c];
     let (n, cg) = (g.n(), g.cg());
-    if n == 0 {
-        return out;
-    }
     let avx2 = has_avx2();
     // Sums over a fixed range of (image, group) tasks per thread, reduced in range order:
     // bit-reproducible γ/β gradients. Layout: [dgamma (C), dbeta (C)].
-    let partials = map_chunk_ranges(&mut out[..total], n, |range, gx_range| {
+    let (mut out, partials) = chunk_ranges_vec(total, 2 * g.c, n, |range, gx_range| {
         let mut acc = vec![0f32; 2 * g.c];
         let mut scratch = vec![0f32; 2 * cg];
         for (ti, gx) in range.zip(gx_range.chunks_exact_mut(n)) {
