@@ -181,6 +181,21 @@ impl ResBlock {
         })
     }
 
+    /// The block's parameters for [`ops::res_block`].
+    fn params(&self) -> ops::ResBlockParams {
+        let pair = |a: &Tensor, b: &Tensor| (a.clone(), b.clone());
+        ops::ResBlockParams {
+            norm1: pair(&self.norm1.gamma, &self.norm1.beta),
+            conv1: pair(&self.conv1.weight, &self.conv1.bias),
+            cond_proj: pair(&self.cond_proj.weight, &self.cond_proj.bias),
+            norm2: pair(&self.norm2.gamma, &self.norm2.beta),
+            conv2: pair(&self.conv2.weight, &self.conv2.bias),
+            skip: self.skip.as_ref().map(|s| pair(&s.weight, &s.bias)),
+            groups: self.norm1.groups,
+            eps: NORM_EPS,
+        }
+    }
+
     /// # Shapes
     /// - `x`: (B, C_in, H, W); `silu_c`: (B, D_cond), already passed through SiLU
     /// - returns (B, C_out, H, W)
@@ -191,6 +206,10 @@ impl ResBlock {
         rng: &Mutex<ChaCha8Rng>,
         train: bool,
     ) -> candle_core::Result<Tensor> {
+        if !train || self.dropout.p == 0.0 {
+            // Without dropout the block is one op (fused on the CPU).
+            return ops::res_block(x, silu_c, &self.params());
+        }
         let h = self.conv1.forward(&self.norm1.forward_silu(x)?)?;
         let c = self.cond_proj.forward(silu_c)?.unsqueeze(2)?.unsqueeze(3)?;
         let h = h.broadcast_add(&c)?;

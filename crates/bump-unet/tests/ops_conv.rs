@@ -21,6 +21,9 @@ const CASES: &[Case] = &[
     // must leave the same remainder for the reference to work; ours has no such limit.
     (3, 2, 7, 9, 3, 3, 0, 2, false),
     (2, 3, 4, 4, 2, 1, 1, 1, true),
+    // Images smaller than the kernel (the 1×1 bottom of a UNet on 4×4 inputs).
+    (2, 3, 1, 1, 4, 3, 1, 1, true),
+    (1, 2, 2, 1, 3, 3, 1, 1, false),
     (5, 16, 16, 16, 32, 3, 1, 1, true),
 ];
 

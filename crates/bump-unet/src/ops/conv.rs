@@ -113,7 +113,7 @@ impl ConvGeom {
         }
     }
 
-    fn out_shape(&self) -> Shape {
+    pub(crate) fn out_shape(&self) -> Shape {
         Shape::from((self.batch, self.c_out, self.h_out, self.w_out))
     }
 }
@@ -218,9 +218,13 @@ fn im2col_same(g: &ConvGeom, x: &[f32], col: &mut [f32]) {
                 let lo = (-off).clamp(0, hw as isize) as usize;
                 let hi = (hw as isize - off).clamp(lo as isize, hw as isize) as usize;
                 dst[..lo].fill(0.0);
-                dst[lo..hi].copy_from_slice(
-                    &src[(lo as isize + off) as usize..(hi as isize + off) as usize],
-                );
+                // (A shift larger than the image leaves nothing to copy, and the source
+                // bounds below would leave the image.)
+                if hi > lo {
+                    dst[lo..hi].copy_from_slice(
+                        &src[(lo as isize + off) as usize..(hi as isize + off) as usize],
+                    );
+                }
                 dst[hi..].fill(0.0);
                 // Columns whose source x = ox + dx lies outside [0, W) wrapped into the
                 // neighbouring image row: zero them.
@@ -230,8 +234,16 @@ fn im2col_same(g: &ConvGeom, x: &[f32], col: &mut [f32]) {
                     } else {
                         ((w as isize - dx).max(0) as usize, w)
                     };
-                    for r in dst.chunks_exact_mut(w) {
-                        r[c0..c1].fill(0.0);
+                    if c1 == c0 + 1 {
+                        // The common 3×3 case: one value per row (a `fill` here was a libc
+                        // memset call per image row).
+                        for r in dst.chunks_exact_mut(w) {
+                            r[c0] = 0.0;
+                        }
+                    } else {
+                        for r in dst.chunks_exact_mut(w) {
+                            r[c0..c1].fill(0.0);
+                        }
                     }
                 }
             }
@@ -337,22 +349,56 @@ fn conv_image(
 
 /// `y = w · col (+ bias)` for every image. `bias` has length C_out.
 pub(crate) fn conv2d_fwd(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
-    let p = g.p();
+    conv2d_fwd_ext(g, x, w, bias, None)
+}
+
+/// `y = w · col (+ bias) (+ addend)` for every image: `bias` has length C_out (shared) or
+/// B·C_out (one row per image); `addend` has the output's length (e.g. a residual). Both are
+/// preloaded into the output so that gemm adds them while it writes it, with no extra pass.
+pub(crate) fn conv2d_fwd_ext(
+    g: &ConvGeom,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    addend: Option<&[f32]>,
+) -> Vec<f32> {
+    let (p, co, out_len) = (g.p(), g.c_out, g.out_len());
     let par = inner_parallelism(g.batch);
     chunked_vec(
-        g.batch * g.out_len(),
-        g.out_len(),
+        g.batch * out_len,
+        out_len,
         || (),
         |bi, yb, _| {
-            // Preloading the bias lets gemm add it while it writes the output.
-            if let Some(bias) = bias {
-                for (row, &bv) in yb.chunks_exact_mut(p).zip(bias) {
-                    row.fill(bv);
+            let bias = bias.map(|b| {
+                if b.len() == co {
+                    b
+                } else {
+                    &b[bi * co..(bi + 1) * co]
                 }
+            });
+            let add = addend.map(|a| &a[bi * out_len..(bi + 1) * out_len]);
+            match (bias, add) {
+                (Some(bias), Some(add)) => {
+                    for ((row, &bv), arow) in
+                        yb.chunks_exact_mut(p).zip(bias).zip(add.chunks_exact(p))
+                    {
+                        for (y, &a) in row.iter_mut().zip(arow) {
+                            *y = a + bv;
+                        }
+                    }
+                }
+                (Some(bias), None) => {
+                    for (row, &bv) in yb.chunks_exact_mut(p).zip(bias) {
+                        row.fill(bv);
+                    }
+                }
+                (None, Some(add)) => yb.copy_from_slice(add),
+                (None, None) => {}
             }
             let xb = &x[bi * g.in_len()..(bi + 1) * g.in_len()];
+            let accumulate = bias.is_some() || add.is_some();
             with_scratch(g.col_len(), |col| {
-                conv_image(g, xb, w, yb, col, bias.is_some(), par)
+                conv_image(g, xb, w, yb, col, accumulate, par)
             });
         },
     )

@@ -17,10 +17,12 @@ use candle_core::{Result, Tensor, D};
 mod conv;
 mod norm;
 mod par;
+mod resblock;
 mod upsample;
 
 use conv::{cpu_f32, Conv2dOp, ConvGeom};
 use norm::GroupNormOp;
+use resblock::{BlockShape, ResBlockOp};
 use upsample::Upsample2xOp;
 
 static CUSTOM_CPU_KERNELS: AtomicBool = AtomicBool::new(true);
@@ -200,6 +202,158 @@ pub fn group_norm_silu_stock(
     eps: f64,
 ) -> Result<Tensor> {
     candle_nn::ops::silu(&group_norm_stock(x, num_groups, gamma, beta, eps)?)
+}
+
+/// The parameters of one pre-activation residual block, for [`res_block`]; each pair is
+/// (weight, bias), or (γ, β) for a norm.
+#[derive(Clone, Debug)]
+pub struct ResBlockParams {
+    /// GroupNorm before conv1: (C_in,), (C_in,).
+    pub norm1: (Tensor, Tensor),
+    /// 3×3 conv, padding 1: (C_out, C_in, 3, 3), (C_out,).
+    pub conv1: (Tensor, Tensor),
+    /// Projection of the conditioning vector: (C_out, D), (C_out,).
+    pub cond_proj: (Tensor, Tensor),
+    /// GroupNorm before conv2: (C_out,), (C_out,).
+    pub norm2: (Tensor, Tensor),
+    /// 3×3 conv, padding 1: (C_out, C_out, 3, 3), (C_out,).
+    pub conv2: (Tensor, Tensor),
+    /// 1×1 conv on the residual path when C_in ≠ C_out: (C_out, C_in, 1, 1), (C_out,).
+    pub skip: Option<(Tensor, Tensor)>,
+    /// GroupNorm groups (dividing C_in and C_out).
+    pub groups: usize,
+    /// GroupNorm epsilon.
+    pub eps: f64,
+}
+
+impl ResBlockParams {
+    /// Every parameter tensor, in the fused kernel's flat order.
+    fn tensors(&self) -> Vec<&Tensor> {
+        let mut v = vec![
+            &self.norm1.0,
+            &self.norm1.1,
+            &self.conv1.0,
+            &self.conv1.1,
+            &self.cond_proj.0,
+            &self.cond_proj.1,
+            &self.norm2.0,
+            &self.norm2.1,
+            &self.conv2.0,
+            &self.conv2.1,
+        ];
+        if let Some((w, b)) = &self.skip {
+            v.extend([w, b]);
+        }
+        v
+    }
+
+    /// The block's sizes, if every parameter has the shape the fused kernel expects.
+    fn block_shape(&self, silu_c: &Tensor) -> Option<BlockShape> {
+        let (c_out, c_in, _, _) = self.conv1.0.dims4().ok()?;
+        let (_, d) = silu_c.dims2().ok()?;
+        let s = BlockShape {
+            c_in,
+            c_out,
+            d,
+            skip: self.skip.is_some(),
+            groups: self.groups,
+            eps: self.eps as f32,
+        };
+        let expected: [&[usize]; 10] = [
+            &[c_in],
+            &[c_in],
+            &[c_out, c_in, 3, 3],
+            &[c_out],
+            &[c_out, d],
+            &[c_out],
+            &[c_out],
+            &[c_out],
+            &[c_out, c_out, 3, 3],
+            &[c_out],
+        ];
+        let mut ok = expected
+            .iter()
+            .zip(self.tensors())
+            .all(|(e, t)| t.dims() == *e);
+        if let Some((w, b)) = &self.skip {
+            ok &= w.dims() == [c_out, c_in, 1, 1] && b.dims() == [c_out];
+        }
+        (ok && s.is_valid()).then_some(s)
+    }
+}
+
+/// One pre-activation residual block with additive conditioning:
+/// `skip(x) + conv2(gn_silu2(conv1(gn_silu1(x)) + silu_c · Wpᵀ + bp))`, where `skip` is the
+/// 1×1 conv of [`ResBlockParams::skip`] or the identity.
+///
+/// For f32 on the CPU the whole block is one custom op whose backward passes gradients
+/// between the kernels directly (see docs/performance.md); elsewhere it is composed from
+/// [`conv2d`], [`group_norm_silu`] and a matmul.
+///
+/// # Shapes
+/// - `x`: (B, C_in, H, W); `silu_c`: (B, D), the conditioning vector after its SiLU
+/// - returns (B, C_out, H, W)
+pub fn res_block(x: &Tensor, silu_c: &Tensor, p: &ResBlockParams) -> Result<Tensor> {
+    let mut ts = p.tensors();
+    ts.extend([x, silu_c]);
+    if use_custom(&ts) {
+        if let Some(shape) = p.block_shape(silu_c) {
+            if x.rank() == 4 && x.dim(1)? == shape.c_in && silu_c.dim(0)? == x.dim(0)? {
+                CONV_FLOPS.fetch_add(resblock::conv_flops(&shape, x.dims()), Ordering::Relaxed);
+                let flat: Vec<Tensor> = p
+                    .tensors()
+                    .into_iter()
+                    .map(|t| t.flatten_all())
+                    .collect::<Result<_>>()?;
+                let flat = Tensor::cat(&flat, 0)?;
+                return x.contiguous()?.apply_op3(
+                    &silu_c.contiguous()?,
+                    &flat,
+                    ResBlockOp::new(shape),
+                );
+            }
+        }
+    }
+    res_block_composed(x, silu_c, p, false)
+}
+
+/// [`res_block`] from stock candle ops only: the reference the fused kernel is tested against.
+///
+/// # Shapes
+/// Same as [`res_block`].
+pub fn res_block_stock(x: &Tensor, silu_c: &Tensor, p: &ResBlockParams) -> Result<Tensor> {
+    res_block_composed(x, silu_c, p, true)
+}
+
+fn res_block_composed(
+    x: &Tensor,
+    silu_c: &Tensor,
+    p: &ResBlockParams,
+    stock: bool,
+) -> Result<Tensor> {
+    let conv = |x: &Tensor, (w, b): &(Tensor, Tensor), pad: usize| {
+        if stock {
+            conv2d_stock(x, w, Some(b), pad, 1)
+        } else {
+            conv2d(x, w, Some(b), pad, 1)
+        }
+    };
+    let norm = |x: &Tensor, (g, b): &(Tensor, Tensor)| {
+        if stock {
+            group_norm_silu_stock(x, p.groups, g, b, p.eps)
+        } else {
+            group_norm_silu(x, p.groups, g, b, p.eps)
+        }
+    };
+    let (wp, bp) = &p.cond_proj;
+    let c = silu_c.matmul(&wp.t()?)?.broadcast_add(bp)?;
+    let h = conv(&norm(x, &p.norm1)?, &p.conv1, 1)?;
+    let h = h.broadcast_add(&c.unsqueeze(2)?.unsqueeze(3)?)?;
+    let h = conv(&norm(&h, &p.norm2)?, &p.conv2, 1)?;
+    match &p.skip {
+        Some(s) => conv(x, s, 0)? + h,
+        None => x + h,
+    }
 }
 
 /// Nearest-neighbour ×2 upsampling with a backward that sums each 2×2 block of the gradient

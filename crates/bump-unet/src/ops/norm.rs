@@ -248,14 +248,14 @@ fn bwd_task(
 
 /// Geometry of one group-norm call.
 #[derive(Clone, Copy, Debug)]
-struct GnGeom {
-    c: usize,
+pub(crate) struct GnGeom {
+    pub c: usize,
     hw: usize,
     groups: usize,
 }
 
 impl GnGeom {
-    fn new(dims: &[usize], groups: usize) -> Result<Self> {
+    pub(crate) fn new(dims: &[usize], groups: usize) -> Result<Self> {
         let &[_, c, h, w] = dims else {
             bail!("group_norm: expected (B, C, H, W), got {dims:?}");
         };
@@ -291,7 +291,7 @@ fn check_affine(g: &GnGeom, gamma: &[f32], beta: &[f32]) -> Result<()> {
 }
 
 /// Forward kernel over the whole batch.
-fn group_norm_fwd(
+pub(crate) fn group_norm_fwd(
     g: &GnGeom,
     x: &[f32],
     gamma: &[f32],
@@ -319,8 +319,11 @@ fn group_norm_fwd(
     )
 }
 
-/// Backward kernel: returns `[gx (B·C·H·W), dgamma (C), dbeta (C)]` packed.
-fn group_norm_bwd(
+/// Backward kernel: returns `[gx (B·C·H·W), dgamma (C), dbeta (C)]` packed; `addend` (the
+/// input's length), when given, is added to `gx` while it is in cache (e.g. the gradient that
+/// reaches the same input through a residual branch).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn group_norm_bwd(
     g: &GnGeom,
     x: &[f32],
     gy: &[f32],
@@ -328,6 +331,7 @@ fn group_norm_bwd(
     beta: &[f32],
     eps: f32,
     silu: bool,
+    addend: Option<&[f32]>,
 ) -> Vec<f32> {
     let total = x.len();
     let (n, cg) = (g.n(), g.cg());
@@ -350,6 +354,11 @@ fn group_norm_bwd(
             let gys = &gy[ti * n..(ti + 1) * n];
             let (dg, db) = scratch.split_at_mut(cg);
             bwd_task(t, xs, gys, gx, dg, db, avx2);
+            if let Some(add) = addend {
+                for (d, a) in gx.iter_mut().zip(&add[ti * n..(ti + 1) * n]) {
+                    *d += a;
+                }
+            }
             let (acc_g, acc_b) = acc.split_at_mut(g.c);
             for (a, v) in acc_g[gi * cg..(gi + 1) * cg].iter_mut().zip(dg.iter()) {
                 *a += v;
@@ -464,6 +473,7 @@ impl CustomOp3 for GroupNormBwdOp {
             beta,
             self.0.eps,
             self.0.silu,
+            None,
         );
         let n = out.len();
         Ok((CpuStorage::F32(out), Shape::from(n)))
