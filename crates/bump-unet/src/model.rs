@@ -3,7 +3,7 @@
 use crate::config::{ConditionEncoding, UNetConfig};
 use crate::init::{named_rng, Init, ParamBuilder};
 use crate::{ops, Error, Result};
-use candle_core::{bail, DType, Device, Tensor, Var, D};
+use candle_core::{bail, DType, Device, Tensor, Var};
 use candle_nn::VarMap;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -254,8 +254,8 @@ impl Attention {
         let q = part(0)?.transpose(1, 2)?.contiguous()?; // (BH, N, hd)
         let k = part(1)?.contiguous()?; // (BH, hd, N)
         let v = part(2)?.transpose(1, 2)?.contiguous()?; // (BH, N, hd)
-        let scores = (q.matmul(&k)? * (1.0 / (hd as f64).sqrt()))?; // (BH, N, N)
-        let attn = candle_nn::ops::softmax(&scores, D::Minus1)?;
+                                                         // softmax(q·k / √hd) over the keys, (BH, N, N), scaling fused into the softmax.
+        let attn = ops::scaled_softmax_last_dim(&q.matmul(&k)?, 1.0 / (hd as f64).sqrt())?;
         let out = attn.matmul(&v)?; // (BH, N, hd)
         let out = out.transpose(1, 2)?.contiguous()?.reshape((b, c, h, w))?;
         x + self.proj.forward(&out)?

@@ -18,11 +18,13 @@ mod conv;
 mod norm;
 mod par;
 mod resblock;
+mod softmax;
 mod upsample;
 
 use conv::{cpu_f32, Conv2dOp, ConvGeom};
 use norm::GroupNormOp;
 use resblock::{BlockShape, ResBlockOp};
+use softmax::ScaledSoftmaxOp;
 use upsample::Upsample2xOp;
 
 static CUSTOM_CPU_KERNELS: AtomicBool = AtomicBool::new(true);
@@ -354,6 +356,31 @@ fn res_block_composed(
         Some(s) => conv(x, s, 0)? + h,
         None => x + h,
     }
+}
+
+/// `softmax(scale · x)` along the last dimension (attention weights from raw scores).
+///
+/// On the CPU (f32) one custom op with its own backward, `scale · y ⊙ (g − Σ g⊙y)` per row;
+/// elsewhere [`scaled_softmax_last_dim_stock`].
+///
+/// # Shapes
+/// any shape with a non-empty last dimension → same
+pub fn scaled_softmax_last_dim(x: &Tensor, scale: f64) -> Result<Tensor> {
+    if use_custom(&[x]) && x.dims().last().is_some_and(|&n| n > 0) {
+        return x.contiguous()?.apply_op1(ScaledSoftmaxOp {
+            scale: scale as f32,
+        });
+    }
+    scaled_softmax_last_dim_stock(x, scale)
+}
+
+/// [`scaled_softmax_last_dim`] from stock ops (`candle_nn::ops::softmax` of `scale · x`): the
+/// GPU path and the reference for the CPU kernel.
+///
+/// # Shapes
+/// Same as [`scaled_softmax_last_dim`].
+pub fn scaled_softmax_last_dim_stock(x: &Tensor, scale: f64) -> Result<Tensor> {
+    candle_nn::ops::softmax(&(x * scale)?, D::Minus1)
 }
 
 /// Nearest-neighbour ×2 upsampling with a backward that sums each 2×2 block of the gradient
