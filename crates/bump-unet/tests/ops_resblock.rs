@@ -3,7 +3,7 @@
 
 mod ops_common;
 
-use bump_unet::ops::{res_block, res_block_stock, ResBlockParams};
+use bump_unet::ops::{res_block, res_block_fused, res_block_stock, ResBlockParams};
 use candle_core::Tensor;
 use ops_common::{check_against_stock, rand_tensor, rng};
 
@@ -67,8 +67,24 @@ fn res_block_matches_stock_forward_and_backward() {
             &inputs(500 + i as u64, b, ci, co, h, w, d),
             &[b, co, h, w],
             i as u64,
-            |t| res_block(&t[0], &t[1], &params(t, g)).expect("fused"),
+            |t| res_block_fused(&t[0], &t[1], &params(t, g)).expect("fused"),
             |t| res_block_stock(&t[0], &t[1], &params(t, g)).expect("stock"),
+        );
+    }
+}
+
+#[test]
+fn res_block_auto_path_matches_stock_on_both_sides_of_the_size_rule() {
+    // (2, 16, 16, 32, 32): 32,768 outputs against ~5,000 parameters, fused;
+    // (1, 16, 16, 4, 4): 256 outputs, composed.
+    for (i, &(b, c, h, w)) in [(2, 16, 32, 32), (1, 16, 4, 4)].iter().enumerate() {
+        check_against_stock(
+            &format!("res_block auto {i}"),
+            &inputs(900 + i as u64, b, c, c, h, w, 8),
+            &[b, c, h, w],
+            i as u64,
+            |t| res_block(&t[0], &t[1], &params(t, 8)).expect("auto"),
+            |t| res_block_stock(&t[0], &t[1], &params(t, 8)).expect("stock"),
         );
     }
 }
@@ -85,8 +101,8 @@ fn res_block_output_feeds_a_second_backward_consumer() {
         7,
         |t| {
             let p = params(t, g);
-            let y = res_block(&t[0], &t[1], &p).expect("fused");
-            let z = res_block(&y, &t[1], &p).expect("fused");
+            let y = res_block_fused(&t[0], &t[1], &p).expect("fused");
+            let z = res_block_fused(&y, &t[1], &p).expect("fused");
             (z + y).expect("add")
         },
         |t| {
@@ -109,8 +125,10 @@ fn res_block_rejects_mismatched_inputs() {
         &candle_core::Device::Cpu,
     )
     .expect("zeros");
+    assert!(res_block_fused(&x_bad, &t[1], &p).is_err());
     assert!(res_block(&x_bad, &t[1], &p).is_err());
     let c_bad =
         Tensor::zeros((3, 4), candle_core::DType::F32, &candle_core::Device::Cpu).expect("zeros");
+    assert!(res_block_fused(&t[0], &c_bad, &p).is_err());
     assert!(res_block(&t[0], &c_bad, &p).is_err());
 }

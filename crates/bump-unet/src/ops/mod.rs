@@ -288,35 +288,69 @@ impl ResBlockParams {
 /// `skip(x) + conv2(gn_silu2(conv1(gn_silu1(x)) + silu_c · Wpᵀ + bp))`, where `skip` is the
 /// 1×1 conv of [`ResBlockParams::skip`] or the identity.
 ///
-/// For f32 on the CPU the whole block is one custom op whose backward passes gradients
-/// between the kernels directly (see docs/performance.md); elsewhere it is composed from
-/// [`conv2d`], [`group_norm_silu`] and a matmul.
+/// For f32 on the CPU the block runs as one fused custom op ([`res_block_fused`]) when its
+/// output has at least as many values as the block has parameters; smaller calls (batch-1
+/// sampling of a wide model) are composed from [`conv2d`], [`group_norm_silu`] and a matmul,
+/// because the fused op copies the parameters into one flat tensor on every call, which costs
+/// more than it saves there. Elsewhere (GPU, other dtypes) it is always composed.
 ///
 /// # Shapes
 /// - `x`: (B, C_in, H, W); `silu_c`: (B, D), the conditioning vector after its SiLU
 /// - returns (B, C_out, H, W)
 pub fn res_block(x: &Tensor, silu_c: &Tensor, p: &ResBlockParams) -> Result<Tensor> {
-    let mut ts = p.tensors();
-    ts.extend([x, silu_c]);
-    if use_custom(&ts) {
-        if let Some(shape) = p.block_shape(silu_c) {
-            if x.rank() == 4 && x.dim(1)? == shape.c_in && silu_c.dim(0)? == x.dim(0)? {
-                CONV_FLOPS.fetch_add(resblock::conv_flops(&shape, x.dims()), Ordering::Relaxed);
-                let flat: Vec<Tensor> = p
-                    .tensors()
-                    .into_iter()
-                    .map(|t| t.flatten_all())
-                    .collect::<Result<_>>()?;
-                let flat = Tensor::cat(&flat, 0)?;
-                return x.contiguous()?.apply_op3(
-                    &silu_c.contiguous()?,
-                    &flat,
-                    ResBlockOp::new(shape),
-                );
-            }
+    let params: usize = p.tensors().iter().map(|t| t.elem_count()).sum();
+    let out_len = match x.dims() {
+        &[b, _, h, w] => b * p.conv1.0.dim(0)? * h * w,
+        _ => 0,
+    };
+    if out_len >= params {
+        if let Some(y) = res_block_fused_if_possible(x, silu_c, p)? {
+            return Ok(y);
         }
     }
     res_block_composed(x, silu_c, p, false)
+}
+
+/// [`res_block`] always as the fused CPU op where it applies (f32 on the CPU, parameter shapes
+/// as documented on [`ResBlockParams`], C_in = C_out without a skip conv, D ≥ 1), composed
+/// otherwise.
+///
+/// # Shapes
+/// Same as [`res_block`].
+pub fn res_block_fused(x: &Tensor, silu_c: &Tensor, p: &ResBlockParams) -> Result<Tensor> {
+    match res_block_fused_if_possible(x, silu_c, p)? {
+        Some(y) => Ok(y),
+        None => res_block_composed(x, silu_c, p, false),
+    }
+}
+
+fn res_block_fused_if_possible(
+    x: &Tensor,
+    silu_c: &Tensor,
+    p: &ResBlockParams,
+) -> Result<Option<Tensor>> {
+    let mut ts = p.tensors();
+    ts.extend([x, silu_c]);
+    if !use_custom(&ts) {
+        return Ok(None);
+    }
+    let Some(shape) = p.block_shape(silu_c) else {
+        return Ok(None);
+    };
+    if x.rank() != 4 || x.dim(1)? != shape.c_in || silu_c.dim(0)? != x.dim(0)? {
+        return Ok(None);
+    }
+    CONV_FLOPS.fetch_add(resblock::conv_flops(&shape, x.dims()), Ordering::Relaxed);
+    let flat: Vec<Tensor> = p
+        .tensors()
+        .into_iter()
+        .map(|t| t.flatten_all())
+        .collect::<Result<_>>()?;
+    let flat = Tensor::cat(&flat, 0)?;
+    let y = x
+        .contiguous()?
+        .apply_op3(&silu_c.contiguous()?, &flat, ResBlockOp::new(shape))?;
+    Ok(Some(y))
 }
 
 /// [`res_block`] from stock candle ops only: the reference the fused kernel is tested against.
