@@ -13,10 +13,24 @@ use super::conv::contiguous_f32;
 use super::norm::exp_approx;
 use super::par::chunked_vec;
 
-/// Rows per parallel task, so that small rows (N = 16 at a 4×4 level) do not make one task
-/// per row.
-fn rows_per_task(n: usize) -> usize {
-    (4096 / n.max(1)).max(1)
+/// Allocates an output shaped like `l` and fills it in parallel blocks of whole rows (rows of
+/// the last dimension, several per task so that short rows do not make one task each):
+/// `body(start, n, out)` writes `out`, the rows beginning at flat offset `start`, each `n` long.
+fn by_row_blocks<F>(l: &Layout, what: &str, body: F) -> Result<Vec<f32>>
+where
+    F: Fn(usize, usize, &mut [f32]) + Sync,
+{
+    let n = match l.dims().last() {
+        Some(&n) if n > 0 => n,
+        _ => bail!("{what}: empty last dimension in {:?}", l.dims()),
+    };
+    let chunk = n * (4096 / n).max(1);
+    Ok(chunked_vec(
+        l.shape().elem_count(),
+        chunk,
+        || (),
+        |i, out, _| body(i * chunk, n, out),
+    ))
 }
 
 /// Forward: `y = softmax(scale · x)` along the last dimension.
@@ -31,34 +45,24 @@ impl CustomOp1 for ScaledSoftmaxOp {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = contiguous_f32(s, l)?;
-        let n = match l.dims().last() {
-            Some(&n) if n > 0 => n,
-            _ => bail!("softmax: empty last dimension in {:?}", l.dims()),
-        };
         let scale = self.scale;
-        let chunk = n * rows_per_task(n);
-        let y = chunked_vec(
-            x.len(),
-            chunk,
-            || (),
-            |i, ys, _| {
-                let xs = &x[i * chunk..i * chunk + ys.len()];
-                for (yr, xr) in ys.chunks_exact_mut(n).zip(xs.chunks_exact(n)) {
-                    // The row maximum keeps every exponent ≤ 0.
-                    let shift = xr.iter().fold(f32::NEG_INFINITY, |a, &v| a.max(scale * v));
-                    let mut sum = 0f32;
-                    for (y, &v) in yr.iter_mut().zip(xr) {
-                        let e = exp_approx(scale * v - shift);
-                        *y = e;
-                        sum += e;
-                    }
-                    let inv = 1.0 / sum;
-                    for y in yr.iter_mut() {
-                        *y *= inv;
-                    }
+        let y = by_row_blocks(l, "softmax", |start, n, ys| {
+            let xs = &x[start..start + ys.len()];
+            for (yr, xr) in ys.chunks_exact_mut(n).zip(xs.chunks_exact(n)) {
+                // The row maximum keeps every exponent ≤ 0.
+                let shift = xr.iter().fold(f32::NEG_INFINITY, |a, &v| a.max(scale * v));
+                let mut sum = 0f32;
+                for (y, &v) in yr.iter_mut().zip(xr) {
+                    let e = exp_approx(scale * v - shift);
+                    *y = e;
+                    sum += e;
                 }
-            },
-        );
+                let inv = 1.0 / sum;
+                for y in yr.iter_mut() {
+                    *y *= inv;
+                }
+            }
+        })?;
         Ok((CpuStorage::F32(y), l.shape().clone()))
     }
 
@@ -97,31 +101,20 @@ impl CustomOp2 for ScaledSoftmaxBwdOp {
         }
         let y = contiguous_f32(s1, l1)?;
         let g = contiguous_f32(s2, l2)?;
-        let n = match l1.dims().last() {
-            Some(&n) if n > 0 => n,
-            _ => bail!("softmax backward: empty last dimension"),
-        };
         let scale = self.scale;
-        let chunk = n * rows_per_task(n);
-        let gx = chunked_vec(
-            y.len(),
-            chunk,
-            || (),
-            |i, gxs, _| {
-                let start = i * chunk;
-                let (ys, gs) = (&y[start..start + gxs.len()], &g[start..start + gxs.len()]);
-                for ((gxr, yr), gr) in gxs
-                    .chunks_exact_mut(n)
-                    .zip(ys.chunks_exact(n))
-                    .zip(gs.chunks_exact(n))
-                {
-                    let dot: f32 = yr.iter().zip(gr).map(|(a, b)| a * b).sum();
-                    for ((d, &yv), &gv) in gxr.iter_mut().zip(yr).zip(gr) {
-                        *d = scale * yv * (gv - dot);
-                    }
+        let gx = by_row_blocks(l1, "softmax backward", |start, n, gxs| {
+            let (ys, gs) = (&y[start..start + gxs.len()], &g[start..start + gxs.len()]);
+            for ((gxr, yr), gr) in gxs
+                .chunks_exact_mut(n)
+                .zip(ys.chunks_exact(n))
+                .zip(gs.chunks_exact(n))
+            {
+                let dot: f32 = yr.iter().zip(gr).map(|(a, b)| a * b).sum();
+                for ((d, &yv), &gv) in gxr.iter_mut().zip(yr).zip(gr) {
+                    *d = scale * yv * (gv - dot);
                 }
-            },
-        );
+            }
+        })?;
         Ok((CpuStorage::F32(gx), l1.shape().clone()))
     }
 }
