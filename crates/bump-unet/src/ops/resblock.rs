@@ -326,15 +326,22 @@ impl CustomOp3 for ResBlockBwdOp {
             &g.gn2, &saved.h1, g_a2, p.gamma2, p.beta2, s.eps, true, None,
         );
         let (g_h1, n2_grads) = o3.split_at(n_h);
-        // The per-image bias of conv1 (conv1's bias + the projected conditioning).
+        // The gradient of conv1's per-image bias (its own bias + the projected conditioning),
+        // (B, C_out); conv1's bias gradient is its sum over the images, so the conv backward
+        // below skips its own bias sums.
         let dcp: Vec<f32> = g_h1
             .chunks_exact(p_len.max(1))
             .map(|row| row.iter().sum())
             .collect();
-        // conv1: [g_a1, dW1, db1]
-        let o1 = conv2d_bwd(&g.conv1, &saved.a1, g_h1, p.w1, true);
-        let (g_a1, w1_grads) = o1.split_at(n_x);
-        let db1 = &w1_grads[co * ci * 9..];
+        let mut db1 = vec![0f32; co];
+        for dcp_b in dcp.chunks_exact(co) {
+            for (a, v) in db1.iter_mut().zip(dcp_b) {
+                *a += v;
+            }
+        }
+        // conv1: [g_a1, dW1]
+        let o1 = conv2d_bwd(&g.conv1, &saved.a1, g_h1, p.w1, false);
+        let (g_a1, dw1) = o1.split_at(n_x);
         // Conditioning projection: dWp = dcpᵀ · silu_c, g_silu_c = dcp · Wp, dbp = db1.
         let mut d_wp = vec![0f32; co * d];
         let mut g_c = vec![0f32; b * d];
@@ -371,9 +378,10 @@ impl CustomOp3 for ResBlockBwdOp {
         let mut small = Vec::with_capacity(b * d + s.param_lens().iter().sum::<usize>());
         small.extend_from_slice(&g_c);
         small.extend_from_slice(&o0[n_x..]); // dγ1, dβ1
-        small.extend_from_slice(w1_grads); // dW1, db1
+        small.extend_from_slice(dw1);
+        small.extend_from_slice(&db1);
         small.extend_from_slice(&d_wp);
-        small.extend_from_slice(db1); // dbp
+        small.extend_from_slice(&db1); // dbp
         small.extend_from_slice(n2_grads); // dγ2, dβ2
         small.extend_from_slice(w2_grads); // dW2, db2
         if let Some(o) = &os {
