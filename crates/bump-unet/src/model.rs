@@ -210,15 +210,9 @@ impl ResBlock {
             // Without dropout the block is one op (fused on the CPU).
             return ops::res_block(x, silu_c, &self.params());
         }
-        let h = self.conv1.forward(&self.norm1.forward_silu(x)?)?;
-        let c = self.cond_proj.forward(silu_c)?.unsqueeze(2)?.unsqueeze(3)?;
-        let h = h.broadcast_add(&c)?;
-        let h = self.norm2.forward_silu(&h)?;
-        let h = self.conv2.forward(&self.dropout.forward(&h, rng, train)?)?;
-        match &self.skip {
-            Some(s) => s.forward(x)? + h,
-            None => x + h,
-        }
+        ops::res_block_with_mid(x, silu_c, &self.params(), |h| {
+            self.dropout.forward(&h, rng, train)
+        })
     }
 }
 
@@ -254,7 +248,8 @@ impl Attention {
         let q = part(0)?.transpose(1, 2)?.contiguous()?; // (BH, N, hd)
         let k = part(1)?.contiguous()?; // (BH, hd, N)
         let v = part(2)?.transpose(1, 2)?.contiguous()?; // (BH, N, hd)
-                                                         // softmax(q·k / √hd) over the keys, (BH, N, N), scaling fused into the softmax.
+
+        // softmax(q·k / √hd) over the keys, (BH, N, N), the scaling fused into the softmax.
         let attn = ops::scaled_softmax_last_dim(&q.matmul(&k)?, 1.0 / (hd as f64).sqrt())?;
         let out = attn.matmul(&v)?; // (BH, N, hd)
         let out = out.transpose(1, 2)?.contiguous()?.reshape((b, c, h, w))?;

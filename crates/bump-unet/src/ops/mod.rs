@@ -308,7 +308,7 @@ pub fn res_block(x: &Tensor, silu_c: &Tensor, p: &ResBlockParams) -> Result<Tens
             return Ok(y);
         }
     }
-    res_block_composed(x, silu_c, p, false)
+    res_block_composed(x, silu_c, p, false, Ok)
 }
 
 /// [`res_block`] always as the fused CPU op where it applies (f32 on the CPU, parameter shapes
@@ -320,7 +320,7 @@ pub fn res_block(x: &Tensor, silu_c: &Tensor, p: &ResBlockParams) -> Result<Tens
 pub fn res_block_fused(x: &Tensor, silu_c: &Tensor, p: &ResBlockParams) -> Result<Tensor> {
     match res_block_fused_if_possible(x, silu_c, p)? {
         Some(y) => Ok(y),
-        None => res_block_composed(x, silu_c, p, false),
+        None => res_block_composed(x, silu_c, p, false, Ok),
     }
 }
 
@@ -358,7 +358,22 @@ fn res_block_fused_if_possible(
 /// # Shapes
 /// Same as [`res_block`].
 pub fn res_block_stock(x: &Tensor, silu_c: &Tensor, p: &ResBlockParams) -> Result<Tensor> {
-    res_block_composed(x, silu_c, p, true)
+    res_block_composed(x, silu_c, p, true, Ok)
+}
+
+/// [`res_block`] composed from the per-op kernels ([`conv2d`], [`group_norm_silu`]), with
+/// `mid` applied to the output of the second norm before conv2: the path for a block with
+/// dropout in training, whose mask must sit there.
+///
+/// # Shapes
+/// Same as [`res_block`]; `mid` must keep the shape.
+pub fn res_block_with_mid(
+    x: &Tensor,
+    silu_c: &Tensor,
+    p: &ResBlockParams,
+    mid: impl FnOnce(Tensor) -> Result<Tensor>,
+) -> Result<Tensor> {
+    res_block_composed(x, silu_c, p, false, mid)
 }
 
 fn res_block_composed(
@@ -366,6 +381,7 @@ fn res_block_composed(
     silu_c: &Tensor,
     p: &ResBlockParams,
     stock: bool,
+    mid: impl FnOnce(Tensor) -> Result<Tensor>,
 ) -> Result<Tensor> {
     let conv = |x: &Tensor, (w, b): &(Tensor, Tensor), pad: usize| {
         if stock {
@@ -385,7 +401,7 @@ fn res_block_composed(
     let c = silu_c.matmul(&wp.t()?)?.broadcast_add(bp)?;
     let h = conv(&norm(x, &p.norm1)?, &p.conv1, 1)?;
     let h = h.broadcast_add(&c.unsqueeze(2)?.unsqueeze(3)?)?;
-    let h = conv(&norm(&h, &p.norm2)?, &p.conv2, 1)?;
+    let h = conv(&mid(norm(&h, &p.norm2)?)?, &p.conv2, 1)?;
     match &p.skip {
         Some(s) => conv(x, s, 0)? + h,
         None => x + h,
