@@ -364,44 +364,38 @@ pub(crate) fn conv2d_fwd_ext(
 ) -> Vec<f32> {
     let (p, co, out_len) = (g.p(), g.c_out, g.out_len());
     let par = inner_parallelism(g.batch);
-    chunked_vec(
-        g.batch * out_len,
-        out_len,
-        || (),
-        |bi, yb, _| {
-            let bias = bias.map(|b| {
-                if b.len() == co {
-                    b
-                } else {
-                    &b[bi * co..(bi + 1) * co]
-                }
-            });
-            let add = addend.map(|a| &a[bi * out_len..(bi + 1) * out_len]);
-            match (bias, add) {
-                (Some(bias), Some(add)) => {
-                    for ((row, &bv), arow) in
-                        yb.chunks_exact_mut(p).zip(bias).zip(add.chunks_exact(p))
-                    {
-                        for (y, &a) in row.iter_mut().zip(arow) {
-                            *y = a + bv;
-                        }
-                    }
-                }
-                (Some(bias), None) => {
-                    for (row, &bv) in yb.chunks_exact_mut(p).zip(bias) {
-                        row.fill(bv);
-                    }
-                }
-                (None, Some(add)) => yb.copy_from_slice(add),
-                (None, None) => {}
+    chunked_vec(g.batch * out_len, out_len, |bi, yb| {
+        let bias = bias.map(|b| {
+            if b.len() == co {
+                b
+            } else {
+                &b[bi * co..(bi + 1) * co]
             }
-            let xb = &x[bi * g.in_len()..(bi + 1) * g.in_len()];
-            let accumulate = bias.is_some() || add.is_some();
-            with_scratch(g.col_len(), |col| {
-                conv_image(g, xb, w, yb, col, accumulate, par)
-            });
-        },
-    )
+        });
+        let add = addend.map(|a| &a[bi * out_len..(bi + 1) * out_len]);
+        match (bias, add) {
+            (Some(bias), Some(add)) => {
+                for ((row, &bv), arow) in yb.chunks_exact_mut(p).zip(bias).zip(add.chunks_exact(p))
+                {
+                    for (y, &a) in row.iter_mut().zip(arow) {
+                        *y = a + bv;
+                    }
+                }
+            }
+            (Some(bias), None) => {
+                for (row, &bv) in yb.chunks_exact_mut(p).zip(bias) {
+                    row.fill(bv);
+                }
+            }
+            (None, Some(add)) => yb.copy_from_slice(add),
+            (None, None) => {}
+        }
+        let xb = &x[bi * g.in_len()..(bi + 1) * g.in_len()];
+        let accumulate = bias.is_some() || add.is_some();
+        with_scratch(g.col_len(), |col| {
+            conv_image(g, xb, w, yb, col, accumulate, par)
+        });
+    })
 }
 
 /// The geometry of the input gradient of a stride-1 conv written as a forward conv: the

@@ -301,22 +301,17 @@ pub(crate) fn group_norm_fwd(
 ) -> Vec<f32> {
     let (n, cg) = (g.n(), g.cg());
     let avx2 = has_avx2();
-    chunked_vec(
-        x.len(),
-        n,
-        || (),
-        |ti, ys, _| {
-            let gi = ti % g.groups;
-            let t = Task {
-                hw: g.hw,
-                eps,
-                silu,
-                gamma: &gamma[gi * cg..(gi + 1) * cg],
-                beta: &beta[gi * cg..(gi + 1) * cg],
-            };
-            fwd_task(t, &x[ti * n..(ti + 1) * n], ys, avx2);
-        },
-    )
+    chunked_vec(x.len(), n, |ti, ys| {
+        let gi = ti % g.groups;
+        let t = Task {
+            hw: g.hw,
+            eps,
+            silu,
+            gamma: &gamma[gi * cg..(gi + 1) * cg],
+            beta: &beta[gi * cg..(gi + 1) * cg],
+        };
+        fwd_task(t, &x[ti * n..(ti + 1) * n], ys, avx2);
+    })
 }
 
 /// Backward kernel: returns `[gx (B·C·H·W), dgamma (C), dbeta (C)]` packed; `addend` (the

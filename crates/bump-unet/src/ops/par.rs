@@ -34,89 +34,58 @@ pub(crate) fn num_threads() -> usize {
     }
 }
 
-/// Runs `body(i, &mut state)` for every `i` in `0..n`, spread dynamically over the pool's
-/// threads; each thread creates its state with `init` the first time it takes an index, and
-/// the states that were created are returned (in no particular order).
-pub(crate) fn fold_indices<S, I, F>(n: usize, init: I, body: F) -> Vec<S>
+/// Runs `body(i)` for every `i` in `0..n`, spread dynamically over the pool's threads.
+fn for_each_index<F>(n: usize, body: F)
 where
-    S: Send,
-    I: Fn() -> S + Sync,
-    F: Fn(usize, &mut S) + Sync,
+    F: Fn(usize) + Sync,
 {
     let pool = candle_core::utils::barrier_pool();
-    if n == 0 {
-        return Vec::new();
-    }
     if use_rayon() {
-        return (0..n)
-            .into_par_iter()
-            .fold(
-                || None,
-                |state: Option<S>, i| {
-                    let mut s = state.unwrap_or_else(&init);
-                    body(i, &mut s);
-                    Some(s)
-                },
-            )
-            .flatten()
-            .collect();
+        (0..n).into_par_iter().for_each(&body);
+        return;
     }
-    if n == 1 || pool.n_workers() == 0 || IN_PAR.with(Cell::get) {
-        let mut s = init();
-        for i in 0..n {
-            body(i, &mut s);
-        }
-        return vec![s];
+    if n <= 1 || pool.n_workers() == 0 || IN_PAR.with(Cell::get) {
+        (0..n).for_each(body);
+        return;
     }
     let cursor = AtomicUsize::new(0);
-    let states = Mutex::new(Vec::new());
     pool.execute(|_tid| {
         let was = IN_PAR.with(|f| f.replace(true));
-        let mut state: Option<S> = None;
         loop {
             let i = cursor.fetch_add(1, Ordering::Relaxed);
             if i >= n {
                 break;
             }
-            body(i, state.get_or_insert_with(&init));
+            body(i);
         }
         IN_PAR.with(|f| f.set(was));
-        if let Some(s) = state {
-            // A poisoned lock only means another body panicked; the pool re-raises that panic.
-            if let Ok(mut v) = states.lock() {
-                v.push(s);
-            }
-        }
     });
-    states.into_inner().unwrap_or_default()
 }
 
-/// Allocates `len` floats and runs `body(i, chunk_i, &mut state)` over their consecutive
-/// `chunk`-sized pieces (the last may be shorter), in parallel; `state` is per-thread scratch
-/// made by `init`. Each piece is zeroed by the task that then fills it, so the output is
-/// zeroed in parallel and while it is hot in cache: a serial `vec![0.0; len]` of a large
-/// output left the other threads spinning for about a tenth of a training step.
-pub(crate) fn chunked_vec<S, I, F>(len: usize, chunk: usize, init: I, body: F) -> Vec<f32>
+/// Allocates `len` floats and runs `body(i, chunk_i)` over their consecutive `chunk`-sized
+/// pieces (the last may be shorter), in parallel. Each piece is zeroed by the task that then
+/// fills it, so the output is zeroed in parallel and while it is hot in cache: a serial
+/// `vec![0.0; len]` of a large output left the other threads spinning for about a tenth of a
+/// training step.
+pub(crate) fn chunked_vec<F>(len: usize, chunk: usize, body: F) -> Vec<f32>
 where
-    S: Send,
-    I: Fn() -> S + Sync,
-    F: Fn(usize, &mut [f32], &mut S) + Sync,
+    F: Fn(usize, &mut [f32]) + Sync,
 {
     if len == 0 || chunk == 0 {
         return vec![0.0; len];
     }
     let mut out: Vec<f32> = Vec::with_capacity(len);
     let base = SyncPtr(out.as_mut_ptr());
-    fold_indices(len.div_ceil(chunk), init, |i, s| {
+    for_each_index(len.div_ceil(chunk), |i| {
         let start = i * chunk;
         let end = (start + chunk).min(len);
         // SAFETY: every index i is handed out exactly once, so the pieces [start, end) are
         // disjoint and within the allocation's capacity; each is initialised (zeroed) through
         // the raw pointer before a slice is formed over it.
         let piece = unsafe { zeroed_piece(base, start, end) };
-        body(i, piece, s);
+        body(i, piece);
     });
-    // SAFETY: `fold_indices` runs every index (a panicking body propagates before this line),
+    // SAFETY: `for_each_index` runs every index (a panicking body propagates before this line),
     // so all `len` floats were initialised above.
     unsafe { out.set_len(len) };
     out

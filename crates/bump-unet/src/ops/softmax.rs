@@ -25,12 +25,9 @@ where
         _ => bail!("{what}: empty last dimension in {:?}", l.dims()),
     };
     let chunk = n * (4096 / n).max(1);
-    Ok(chunked_vec(
-        l.shape().elem_count(),
-        chunk,
-        || (),
-        |i, out, _| body(i * chunk, n, out),
-    ))
+    Ok(chunked_vec(l.shape().elem_count(), chunk, |i, out| {
+        body(i * chunk, n, out)
+    }))
 }
 
 /// Forward: `y = softmax(scale · x)` along the last dimension.

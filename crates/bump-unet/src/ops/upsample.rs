@@ -25,24 +25,17 @@ impl CustomOp1 for Upsample2xOp {
         let (b, c, h, w) = dims4(l)?;
         let x = contiguous_f32(s, l)?;
         // One task per input plane: its output plane is 4·H·W contiguous values.
-        let y = chunked_vec(
-            4 * x.len(),
-            4 * h * w,
-            || (),
-            |i, yp, _| {
-                let xp = &x[i * h * w..(i + 1) * h * w];
-                {
-                    for (yrows, xrow) in yp.chunks_exact_mut(4 * w).zip(xp.chunks_exact(w)) {
-                        let (top, bottom) = yrows.split_at_mut(2 * w);
-                        for (pair, &v) in top.chunks_exact_mut(2).zip(xrow) {
-                            pair[0] = v;
-                            pair[1] = v;
-                        }
-                        bottom.copy_from_slice(top);
-                    }
+        let y = chunked_vec(4 * x.len(), 4 * h * w, |i, yp| {
+            let xp = &x[i * h * w..(i + 1) * h * w];
+            for (yrows, xrow) in yp.chunks_exact_mut(4 * w).zip(xp.chunks_exact(w)) {
+                let (top, bottom) = yrows.split_at_mut(2 * w);
+                for (pair, &v) in top.chunks_exact_mut(2).zip(xrow) {
+                    pair[0] = v;
+                    pair[1] = v;
                 }
-            },
-        );
+                bottom.copy_from_slice(top);
+            }
+        });
         Ok((CpuStorage::F32(y), Shape::from((b, c, 2 * h, 2 * w))))
     }
 
@@ -66,26 +59,19 @@ impl CustomOp1 for Downsum2xOp {
         }
         let (h, w) = (h2 / 2, w2 / 2);
         let gy = contiguous_f32(s, l)?;
-        let gx = chunked_vec(
-            gy.len() / 4,
-            h * w,
-            || (),
-            |i, xp, _| {
-                let yp = &gy[i * 4 * h * w..(i + 1) * 4 * h * w];
+        let gx = chunked_vec(gy.len() / 4, h * w, |i, xp| {
+            let yp = &gy[i * 4 * h * w..(i + 1) * 4 * h * w];
+            for (xrow, yrows) in xp.chunks_exact_mut(w).zip(yp.chunks_exact(4 * w)) {
+                let (top, bottom) = yrows.split_at(2 * w);
+                for ((d, t), b) in xrow
+                    .iter_mut()
+                    .zip(top.chunks_exact(2))
+                    .zip(bottom.chunks_exact(2))
                 {
-                    for (xrow, yrows) in xp.chunks_exact_mut(w).zip(yp.chunks_exact(4 * w)) {
-                        let (top, bottom) = yrows.split_at(2 * w);
-                        for ((d, t), b) in xrow
-                            .iter_mut()
-                            .zip(top.chunks_exact(2))
-                            .zip(bottom.chunks_exact(2))
-                        {
-                            *d = (t[0] + t[1]) + (b[0] + b[1]);
-                        }
-                    }
+                    *d = (t[0] + t[1]) + (b[0] + b[1]);
                 }
-            },
-        );
+            }
+        });
         Ok((CpuStorage::F32(gx), Shape::from((b, c, h, w))))
     }
 }
