@@ -246,8 +246,7 @@ impl CustomOp3 for ResBlockOp {
             silu_c: silu_c.to_vec(),
             small_grads: None,
         };
-        let (_, _, h, w) = l1.shape().dims4()?;
-        Ok((CpuStorage::F32(y), Shape::from((b, co, h, w))))
+        Ok((CpuStorage::F32(y), g.conv2.out_shape()))
     }
 
     fn bwd(
