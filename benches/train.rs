@@ -9,7 +9,7 @@
 
 use bump_ddpm::config::ExperimentConfig;
 use bump_ddpm::diffusion::{add_noise, gaussian_noise, training_target, NoiseSchedule};
-use bump_ddpm::optim::{clip_grad_norm, AdamW, Ema};
+use bump_ddpm::optim::{optimizer_step, AdamW, Ema};
 use bump_ddpm::unet::{compiled_devices, device, UNet, UNetConfig};
 use candle_core::Tensor;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -73,10 +73,7 @@ fn bench(c: &mut Criterion) {
                             .unwrap();
                     let pred = model.forward_t(&xt, &t, &cond, true).unwrap();
                     let loss = (pred - target).unwrap().sqr().unwrap().mean_all().unwrap();
-                    let mut grads = loss.backward().unwrap();
-                    clip_grad_norm(opt.vars(), &mut grads, 1.0).unwrap();
-                    opt.step(&grads, 1e-4).unwrap();
-                    ema.update(opt.vars()).unwrap();
+                    optimizer_step(&loss, &mut opt, &mut ema, 1e-4, 1.0).unwrap();
                     dev.synchronize().unwrap();
                 })
             });

@@ -12,7 +12,7 @@
 
 use bump_ddpm::config::ExperimentConfig;
 use bump_ddpm::diffusion::gaussian_noise;
-use bump_ddpm::optim::{clip_grad_norm, AdamW, Ema};
+use bump_ddpm::optim::{optimizer_step, AdamW, Ema};
 use bump_ddpm::unet::{save_checkpoint, CheckpointMeta, UNet, UNetConfig};
 use candle_core::{Device, Tensor};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -212,10 +212,7 @@ fn time(m: &ModelArgs, what: What, b: usize, warmup: usize, iters: usize) -> Res
                 let start = Instant::now();
                 let pred = unet.forward_t(&x, &t, &cond, true)?;
                 let loss = (pred - &target)?.sqr()?.mean_all()?;
-                let mut grads = loss.backward()?;
-                clip_grad_norm(opt.vars(), &mut grads, 1.0)?;
-                opt.step(&grads, 1e-4)?;
-                ema.update(opt.vars())?;
+                optimizer_step(&loss, &mut opt, &mut ema, 1e-4, 1.0)?;
                 if i >= warmup {
                     secs.push(start.elapsed().as_secs_f64());
                 }

@@ -181,6 +181,24 @@ pub fn clip_grad_norm(vars: &[(String, Var)], grads: &mut GradStore, max_norm: f
     Ok(norm)
 }
 
+/// One optimiser step of the training loop from a scalar loss: backward, gradient clipping at
+/// `max_grad_norm` (none when it is ≤ 0), AdamW at `lr`, EMA update. The training loop, the
+/// train bench and the PyTorch side-by-side example all call this, so they time the same step.
+pub fn optimizer_step(
+    loss: &Tensor,
+    opt: &mut AdamW,
+    ema: &mut Ema,
+    lr: f64,
+    max_grad_norm: f64,
+) -> Result<()> {
+    let mut grads = loss.backward()?;
+    if max_grad_norm > 0.0 {
+        clip_grad_norm(opt.vars(), &mut grads, max_grad_norm)?;
+    }
+    opt.step(&grads, lr)?;
+    ema.update(opt.vars())
+}
+
 /// Learning-rate shape after warm-up.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -3,7 +3,7 @@
 use crate::config::{EvalWeights, ExperimentConfig};
 use crate::error::io_err;
 use crate::eval::{EvalOutput, Evaluator};
-use crate::optim::{clip_grad_norm, AdamW, Ema};
+use crate::optim::{optimizer_step, AdamW, Ema};
 use crate::record::{EvalRecord, PhaseOnsets, RunSummary};
 use crate::report::{write_report, Snapshot};
 use crate::{Error, Result};
@@ -295,12 +295,7 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions) -> Result<RunOutcome> {
                 last_good: last_checkpoint,
             });
         }
-        let mut grads = loss.backward()?;
-        if cfg.train.grad_clip > 0.0 {
-            clip_grad_norm(opt.vars(), &mut grads, cfg.train.grad_clip)?;
-        }
-        opt.step(&grads, lr.at(step))?;
-        ema.update(opt.vars())?;
+        optimizer_step(&loss, &mut opt, &mut ema, lr.at(step), cfg.train.grad_clip)?;
         loss_sum += loss_v;
         loss_count += 1;
         step += 1;
