@@ -1,8 +1,8 @@
 //! Scorer acceptance tests (issue 2, "scoring generated images").
 
 use bump_data::{
-    render_bumps_max, render_image, score_batch, score_image, FailureClass, Pattern, Polarity,
-    RenderConfig, ScoreConfig,
+    render_bumps_max, render_image, score_batch, score_image, FailureClass, ImageScore, Pattern,
+    Polarity, RenderConfig, ScoreConfig,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -127,23 +127,35 @@ fn two_bumps_three_sigma_apart_count_two_peaks() {
     }
 }
 
+/// Two bumps of width `sigma`, the first at each of three sub-pixel alignments (integer,
+/// half-pixel, arbitrary) and the second offset from it by `offsets` in units of σ, each image
+/// scored against the first bump: `(first, second, score)`.
+fn score_bump_pairs(sigma: f64, offsets: &[(f64, f64)]) -> Vec<([f64; 2], [f64; 2], ImageScore)> {
+    let cfg = RenderConfig::default().with_sigma(sigma);
+    let sc = ScoreConfig::for_sigma(sigma);
+    let mut out = Vec::new();
+    for &(dx, dy) in offsets {
+        for base in [[8.0, 9.0], [8.5, 9.5], [8.3, 9.7]] {
+            let b = [base[0] + dx * sigma, base[1] + dy * sigma];
+            let img = render_bumps_max(&cfg, &[base, b]).unwrap();
+            let s = score_image(&img, 32, [base[0] as f32, base[1] as f32], &sc).unwrap();
+            out.push((base, b, s));
+        }
+    }
+    out
+}
+
 #[test]
 fn two_bumps_three_sigma_apart_count_two_components() {
     // Rule 3a (canonical), with merged components split by their NMS peaks: bumps ≥ 3σ apart
     // count 2 for σ = 1, 1.5 and 2, along the axes, the diagonal and oblique directions, at
     // integer, half-pixel and arbitrary sub-pixel alignments.
     for sigma in [1.0, 1.5, 2.0] {
-        let cfg = RenderConfig::default().with_sigma(sigma);
-        let sc = ScoreConfig::for_sigma(sigma);
-        for (dx, dy) in [(3.0, 0.0), (0.0, 3.0), (2.2, 2.2), (3.0, 1.0), (4.0, 0.0)] {
-            for base in [[8.0, 9.0], [8.5, 9.5], [8.3, 9.7]] {
-                let b = [base[0] + dx * sigma, base[1] + dy * sigma];
-                let img = render_bumps_max(&cfg, &[base, b]).unwrap();
-                let s = score_image(&img, 32, [base[0] as f32, base[1] as f32], &sc).unwrap();
-                assert_eq!(s.count, 2, "sigma {sigma} {base:?} {b:?}: {s:?}");
-                assert_eq!(s.failure, FailureClass::MultiBump);
-                assert!(!s.correct);
-            }
+        let offsets = [(3.0, 0.0), (0.0, 3.0), (2.2, 2.2), (3.0, 1.0), (4.0, 0.0)];
+        for (base, b, s) in score_bump_pairs(sigma, &offsets) {
+            assert_eq!(s.count, 2, "sigma {sigma} {base:?} {b:?}: {s:?}");
+            assert_eq!(s.failure, FailureClass::MultiBump);
+            assert!(!s.correct);
         }
     }
     // σ = 0.5 is under-sampled (half-maximum width 1.18 px): 3σ = 1.5 px is below the pixel
@@ -152,16 +164,9 @@ fn two_bumps_three_sigma_apart_count_two_components() {
     // (centre at a pixel corner), so a corner-centred bump beside an integer-centred one falls
     // below half of A. Guarantee for σ = 0.5: two bumps with the same sub-pixel phase, ≥ 6σ = 3 px
     // apart, count 2.
-    let sigma = 0.5;
-    let cfg = RenderConfig::default().with_sigma(sigma);
-    let sc = ScoreConfig::for_sigma(sigma);
-    for (dx, dy) in [(6.0, 0.0), (0.0, 6.0), (6.0, 6.0), (6.0, 2.0), (8.0, 0.0)] {
-        for base in [[8.0, 9.0], [8.5, 9.5], [8.3, 9.7]] {
-            let b = [base[0] + dx * sigma, base[1] + dy * sigma];
-            let img = render_bumps_max(&cfg, &[base, b]).unwrap();
-            let s = score_image(&img, 32, [base[0] as f32, base[1] as f32], &sc).unwrap();
-            assert_eq!(s.count, 2, "sigma 0.5 {base:?} {b:?}: {s:?}");
-        }
+    let offsets = [(6.0, 0.0), (0.0, 6.0), (6.0, 6.0), (6.0, 2.0), (8.0, 0.0)];
+    for (base, b, s) in score_bump_pairs(0.5, &offsets) {
+        assert_eq!(s.count, 2, "sigma 0.5 {base:?} {b:?}: {s:?}");
     }
     // Well-separated bumps count 2 for every σ.
     for sigma in [0.5, 1.0, 2.0] {
