@@ -255,6 +255,26 @@ pub(crate) struct GnGeom {
 }
 
 impl GnGeom {
+    /// The arguments of task `ti` (image `ti / groups`, group `ti % groups`): its slices of
+    /// γ and β.
+    fn task<'a>(
+        &self,
+        ti: usize,
+        gamma: &'a [f32],
+        beta: &'a [f32],
+        eps: f32,
+        silu: bool,
+    ) -> Task<'a> {
+        let (gi, cg) = (ti % self.groups, self.cg());
+        Task {
+            hw: self.hw,
+            eps,
+            silu,
+            gamma: &gamma[gi * cg..(gi + 1) * cg],
+            beta: &beta[gi * cg..(gi + 1) * cg],
+        }
+    }
+
     pub(crate) fn new(dims: &[usize], groups: usize) -> Result<Self> {
         let &[_, c, h, w] = dims else {
             bail!("group_norm: expected (B, C, H, W), got {dims:?}");
@@ -299,17 +319,10 @@ pub(crate) fn group_norm_fwd(
     eps: f32,
     silu: bool,
 ) -> Vec<f32> {
-    let (n, cg) = (g.n(), g.cg());
+    let n = g.n();
     let avx2 = has_avx2();
     chunked_vec(x.len(), n, |ti, ys| {
-        let gi = ti % g.groups;
-        let t = Task {
-            hw: g.hw,
-            eps,
-            silu,
-            gamma: &gamma[gi * cg..(gi + 1) * cg],
-            beta: &beta[gi * cg..(gi + 1) * cg],
-        };
+        let t = g.task(ti, gamma, beta, eps, silu);
         fwd_task(t, &x[ti * n..(ti + 1) * n], ys, avx2);
     })
 }
@@ -338,13 +351,7 @@ pub(crate) fn group_norm_bwd(
         let mut scratch = vec![0f32; 2 * cg];
         for (ti, gx) in range.zip(gx_range.chunks_exact_mut(n)) {
             let gi = ti % g.groups;
-            let t = Task {
-                hw: g.hw,
-                eps,
-                silu,
-                gamma: &gamma[gi * cg..(gi + 1) * cg],
-                beta: &beta[gi * cg..(gi + 1) * cg],
-            };
+            let t = g.task(ti, gamma, beta, eps, silu);
             let xs = &x[ti * n..(ti + 1) * n];
             let gys = &gy[ti * n..(ti + 1) * n];
             let (dg, db) = scratch.split_at_mut(cg);
