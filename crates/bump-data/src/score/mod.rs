@@ -12,11 +12,21 @@
 //!    5-parameter Gaussian least-squares fit (μx, μy, σ, amplitude, offset) on a small window.
 //! 5. Correct iff count = 1 and `|x̂ − μx| ≤ τ` and `|ŷ − μy| ≤ τ` (also reported at `tight_tolerance`).
 //! 6. [`ScoreReport`] aggregates a batch.
+//!
+//! Layout: this module holds the configuration, the per-image and batch reports and the public
+//! entry points (the rule's steps in order); `detect` counts bumps (background, components,
+//! peaks) and `fit` refines a single bump's centre by a Gaussian least-squares fit.
+
+mod detect;
+mod fit;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::render::{Polarity, RenderConfig};
+
+use detect::{components, kept_peaks, median, Scratch};
+use fit::fit_gaussian;
 
 /// Every constant of the scoring rule.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -312,27 +322,6 @@ impl ScoreReport {
     }
 }
 
-/// One 8-connected component of the thresholded image.
-#[derive(Debug, Clone, Copy)]
-struct Component {
-    /// The component's label in the label image.
-    label: u32,
-    area: usize,
-    sum_w: f64,
-    sum_wx: f64,
-    sum_wy: f64,
-    peak: usize,
-}
-
-/// Reusable buffers so batch scoring allocates once.
-#[derive(Debug, Default)]
-struct Scratch {
-    w: Vec<f64>,
-    sorted: Vec<f64>,
-    label: Vec<u32>,
-    stack: Vec<usize>,
-}
-
 /// Scores one image against its target centre `[μx, μy]` (image pixel coordinates).
 ///
 /// # Shapes
@@ -519,21 +508,6 @@ fn score_one(
     score
 }
 
-/// Median (mean of the two middle values for even counts).
-fn median(w: &[f64], buf: &mut Vec<f64>) -> f64 {
-    buf.clear();
-    buf.extend_from_slice(w);
-    let m = buf.len() / 2;
-    let (lower, upper, _) = buf.select_nth_unstable_by(m, f64::total_cmp);
-    let upper = *upper;
-    if w.len() % 2 == 1 {
-        upper
-    } else {
-        let lower_max = lower.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        0.5 * (lower_max + upper)
-    }
-}
-
 /// `a − b`, as the minimum-image difference on a torus of period `n` when `periodic`.
 fn axis_diff(a: f64, b: f64, n: usize, periodic: bool) -> f64 {
     let d = a - b;
@@ -543,263 +517,4 @@ fn axis_diff(a: f64, b: f64, n: usize, periodic: bool) -> f64 {
     } else {
         d
     }
-}
-
-/// The 8 neighbours of pixel `p` (fewer at the border unless `periodic`, where they wrap).
-fn neighbours(p: usize, n: usize, periodic: bool) -> impl Iterator<Item = usize> {
-    let (x, y) = ((p % n) as isize, (p / n) as isize);
-    let ni = n as isize;
-    (-1isize..=1)
-        .flat_map(move |dy| (-1isize..=1).map(move |dx| (x + dx, y + dy)))
-        .filter_map(move |(qx, qy)| {
-            let (qx, qy) = if periodic {
-                (qx.rem_euclid(ni), qy.rem_euclid(ni))
-            } else if qx < 0 || qy < 0 || qx >= ni || qy >= ni {
-                return None;
-            } else {
-                (qx, qy)
-            };
-            let q = (qy * ni + qx) as usize;
-            (q != p).then_some(q)
-        })
-}
-
-/// 8-connected components of `{w ≥ thr}` with area ≥ `cfg.min_area`. When periodic, pixel
-/// coordinates are unwrapped relative to each component's first pixel before the centroid sums.
-fn components(
-    w: &[f64],
-    n: usize,
-    thr: f64,
-    cfg: &ScoreConfig,
-    label: &mut Vec<u32>,
-    stack: &mut Vec<usize>,
-) -> Vec<Component> {
-    label.clear();
-    label.resize(w.len(), 0);
-    let mut out = Vec::new();
-    let mut next = 0u32;
-    for start in 0..w.len() {
-        if label[start] != 0 || w[start] < thr {
-            continue;
-        }
-        next += 1;
-        label[start] = next;
-        stack.clear();
-        stack.push(start);
-        let reference = [(start % n) as f64, (start / n) as f64];
-        let mut c = Component {
-            label: next,
-            area: 0,
-            sum_w: 0.0,
-            sum_wx: 0.0,
-            sum_wy: 0.0,
-            peak: start,
-        };
-        while let Some(p) = stack.pop() {
-            let (x, y) = ((p % n) as f64, (p / n) as f64);
-            let ux = reference[0] + axis_diff(x, reference[0], n, cfg.periodic);
-            let uy = reference[1] + axis_diff(y, reference[1], n, cfg.periodic);
-            c.area += 1;
-            c.sum_w += w[p];
-            c.sum_wx += w[p] * ux;
-            c.sum_wy += w[p] * uy;
-            if w[p] > w[c.peak] {
-                c.peak = p;
-            }
-            for q in neighbours(p, n, cfg.periodic) {
-                if label[q] == 0 && w[q] >= thr {
-                    label[q] = next;
-                    stack.push(q);
-                }
-            }
-        }
-        if c.area >= cfg.min_area {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Local maxima ≥ `thr` (ties broken in raster order so a plateau yields one peak), then greedy
-/// non-maximum suppression: a peak closer than `radius` to a stronger kept peak is dropped.
-/// Returns the kept peaks' pixel indices, strongest first.
-fn kept_peaks(w: &[f64], n: usize, thr: f64, radius: f64, periodic: bool) -> Vec<usize> {
-    let mut peaks: Vec<(f64, usize)> = Vec::new();
-    for (p, &v) in w.iter().enumerate() {
-        if v < thr {
-            continue;
-        }
-        // Earlier neighbours must be strictly lower, later ones not higher.
-        let is_max = neighbours(p, n, periodic).all(|q| if q < p { w[q] < v } else { w[q] <= v });
-        if is_max {
-            peaks.push((v, p));
-        }
-    }
-    peaks.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    let mut kept: Vec<usize> = Vec::new();
-    for &(_, p) in &peaks {
-        let (x, y) = ((p % n) as f64, (p / n) as f64);
-        if kept.iter().all(|&k| {
-            let (kx, ky) = ((k % n) as f64, (k / n) as f64);
-            let (dx, dy) = (axis_diff(kx, x, n, periodic), axis_diff(ky, y, n, periodic));
-            (dx * dx + dy * dy).sqrt() >= radius
-        }) {
-            kept.push(p);
-        }
-    }
-    kept
-}
-
-/// Levenberg–Marquardt fit of `a·exp(−((x−μx)² + (y−μy)²)/(2s²)) + c` to `w` on the window of
-/// half-width `cfg.fit_half_window` around `peak` (clipped to the image). Returns `[μx, μy]`, or
-/// `None` when the fit fails (too few pixels, singular system, non-finite or degenerate result).
-fn fit_gaussian(
-    w: &[f64],
-    n: usize,
-    peak: usize,
-    start: [f64; 2],
-    sigma0: f64,
-    amp0: f64,
-    cfg: &ScoreConfig,
-) -> Option<[f64; 2]> {
-    // On a torus the window must not overlap itself.
-    let r = if cfg.periodic {
-        cfg.fit_half_window.min(n.saturating_sub(1) / 2)
-    } else {
-        cfg.fit_half_window
-    };
-    let (px, py) = (peak % n, peak / n);
-    let window = |c: usize| -> Vec<(f64, usize)> {
-        // (unwrapped coordinate, pixel index) along one axis; clipped or wrapped at the border.
-        let (c, r, ni) = (c as isize, r as isize, n as isize);
-        (c - r..=c + r)
-            .filter_map(|v| {
-                if cfg.periodic {
-                    Some((v as f64, v.rem_euclid(ni) as usize))
-                } else {
-                    (v >= 0 && v < ni).then_some((v as f64, v as usize))
-                }
-            })
-            .collect()
-    };
-    let (wx, wy) = (window(px), window(py));
-    let pts: Vec<(f64, f64, f64)> = wy
-        .iter()
-        .flat_map(|&(y, iy)| wx.iter().map(move |&(x, ix)| (x, y, w[iy * n + ix])))
-        .collect();
-    // Start from the centroid expressed in the window's unwrapped coordinates.
-    let start = [
-        px as f64 + axis_diff(start[0], px as f64, n, cfg.periodic),
-        py as f64 + axis_diff(start[1], py as f64, n, cfg.periodic),
-    ];
-    if pts.len() < 6 {
-        return None;
-    }
-    let cost_of = |p: &[f64; 5]| -> f64 {
-        pts.iter()
-            .map(|&(x, y, v)| {
-                let r2 = (x - p[0]).powi(2) + (y - p[1]).powi(2);
-                let f = p[3] * (-r2 / (2.0 * p[2] * p[2])).exp() + p[4];
-                (f - v).powi(2)
-            })
-            .sum()
-    };
-    let mut p = [start[0], start[1], sigma0, amp0, 0.0];
-    let mut cost = cost_of(&p);
-    let mut lambda = 1e-3;
-    for _ in 0..cfg.fit_max_iterations {
-        // Normal equations JᵀJ δ = −Jᵀr of the residuals r = f − w.
-        let mut jtj = [[0.0f64; 5]; 5];
-        let mut jtr = [0.0f64; 5];
-        for &(x, y, v) in &pts {
-            let (dx, dy) = (x - p[0], y - p[1]);
-            let r2 = dx * dx + dy * dy;
-            let s2 = p[2] * p[2];
-            let e = (-r2 / (2.0 * s2)).exp();
-            let res = p[3] * e + p[4] - v;
-            let j = [
-                p[3] * e * dx / s2,
-                p[3] * e * dy / s2,
-                p[3] * e * r2 / (s2 * p[2]),
-                e,
-                1.0,
-            ];
-            for a in 0..5 {
-                jtr[a] += j[a] * res;
-                for b in 0..5 {
-                    jtj[a][b] += j[a] * j[b];
-                }
-            }
-        }
-        let mut improved = false;
-        for _ in 0..10 {
-            let mut m = jtj;
-            for (a, row) in m.iter_mut().enumerate() {
-                row[a] += lambda * jtj[a][a].max(1e-12);
-            }
-            let rhs = jtr.map(|v| -v);
-            let delta = solve_spd5(m, rhs)?;
-            let cand = [
-                p[0] + delta[0],
-                p[1] + delta[1],
-                p[2] + delta[2],
-                p[3] + delta[3],
-                p[4] + delta[4],
-            ];
-            let c = if cand[2] > 0.05 {
-                cost_of(&cand)
-            } else {
-                f64::INFINITY
-            };
-            if c.is_finite() && c <= cost {
-                let step: f64 = delta.iter().map(|d| d * d).sum::<f64>().sqrt();
-                let rel = (cost - c) / cost.max(1e-300);
-                p = cand;
-                cost = c;
-                lambda = (lambda / 3.0).max(1e-12);
-                improved = true;
-                if step < 1e-10 || rel < 1e-14 {
-                    return valid_fit(&p);
-                }
-                break;
-            }
-            lambda *= 4.0;
-        }
-        if !improved {
-            break;
-        }
-    }
-    valid_fit(&p)
-}
-
-fn valid_fit(p: &[f64; 5]) -> Option<[f64; 2]> {
-    (p.iter().all(|v| v.is_finite()) && p[2] > 0.05 && p[3] > 0.0).then_some([p[0], p[1]])
-}
-
-/// Solves the 5×5 symmetric positive-definite system `m·x = b` by Cholesky (a 25-entry system
-/// inside the per-image fit loop; a general linear-algebra crate would cost far more than it saves).
-fn solve_spd5(m: [[f64; 5]; 5], b: [f64; 5]) -> Option<[f64; 5]> {
-    let mut l = [[0.0f64; 5]; 5];
-    for i in 0..5 {
-        for j in 0..=i {
-            let s = m[i][j] - (0..j).map(|k| l[i][k] * l[j][k]).sum::<f64>();
-            if i == j {
-                if s.is_nan() || s <= 0.0 {
-                    return None;
-                }
-                l[i][i] = s.sqrt();
-            } else {
-                l[i][j] = s / l[j][j];
-            }
-        }
-    }
-    let mut y = [0.0f64; 5];
-    for i in 0..5 {
-        y[i] = (b[i] - (0..i).map(|k| l[i][k] * y[k]).sum::<f64>()) / l[i][i];
-    }
-    let mut x = [0.0f64; 5];
-    for i in (0..5).rev() {
-        x[i] = (y[i] - (i + 1..5).map(|k| l[k][i] * x[k]).sum::<f64>()) / l[i][i];
-    }
-    x.iter().all(|v| v.is_finite()).then_some(x)
 }
