@@ -210,9 +210,10 @@ def run(ac, kind, ts, variance="fixed_small", eta=0.0):
             if last:  # to sigma = 0: x = D
                 p, q = Dp, Dq
             else:
-                # diffusers lower_order_final: first order on the second-to-last step too when
-                # there are fewer than 15 steps.
-                second_order = prev_D is not None and not (k + 2 == len(ts) and len(ts) < 15)
+                # Second order whenever there is a previous data prediction. diffusers'
+                # lower_order_final lowers only the final step (first order anyway: it lands on
+                # sigma = 0), and its lower_order_second only lowers third order to second.
+                second_order = prev_D is not None
                 l_s, l_t = lam(a_t), lam(a_p)
                 h = l_t - l_s
                 sig_s, sig_t, alpha_t = math.sqrt(1 - a_t), math.sqrt(1 - a_p), math.sqrt(a_p)

@@ -1,4 +1,4 @@
-//! `bump-diffusion`: DDPM noise schedules, forward noising and seeded samplers.
+//! `bump-diffusion`: DDPM noise schedules, forward noising, schedulers and seeded samplers.
 //!
 //! - [`schedule`]: β schedules in f64 ([`ScheduleConfig`], [`NoiseSchedule`]) with every
 //!   precomputed table of Ho et al. (2020);
@@ -6,13 +6,54 @@
 //!   min-SNR-γ weights, seeded timestep sampling;
 //! - [`noise`]: per-sample seeded Gaussian noise ([`gaussian_noise`]), so a sample never
 //!   depends on its batch;
-//! - [`sampler`]: DDPM (fixed_small / fixed_large), respaced DDPM, DDIM and DPM-Solver++(2M)
-//!   over the [`Denoiser`] trait;
+//! - [`scheduler`]: the update rules with diffusers' shape, behind the [`Scheduler`] trait
+//!   (`timesteps`, `set_timesteps`, `step` with injected noise): [`DdpmScheduler`] (full and
+//!   respaced), [`DdimScheduler`], [`DpmSolverPp2mScheduler`];
+//! - [`sampler`]: [`SamplerConfig`] (the serialisable description of a sampler, which
+//!   [`SamplerConfig::build`]s its scheduler) and [`sample`], the seeded loop over a
+//!   [`Denoiser`] and a scheduler;
 //! - [`oracle`]: the empirical-optimal and Gaussian-data denoisers, which prove the samplers
 //!   right independently of any network.
 //!
 //! Conventions: timesteps are 0-based training indices `t ∈ 0..T`; `t` tensors passed to a
 //! denoiser are f32 of shape (B,).
+//!
+//! # Example
+//!
+//! A schedule, a DPM-Solver++(2M) scheduler with 10 steps, and a toy denoiser (the optimal ε
+//! predictor for data that is always 0.5), stepped by hand; [`sample`] runs the same loop with
+//! seeded noise.
+//!
+//! ```
+//! use bump_diffusion::{
+//!     gaussian_noise, NoiseSchedule, SamplerConfig, ScheduleConfig, Scheduler, StepOutput,
+//! };
+//! use candle_core::{Device, Tensor};
+//!
+//! # fn main() -> bump_diffusion::Result<()> {
+//! let schedule = NoiseSchedule::new(&ScheduleConfig::default())?;
+//! let mut scheduler = SamplerConfig::dpm_solver_pp(10).build(&schedule)?;
+//! assert_eq!(scheduler.timesteps()[..3], [999, 899, 799]);
+//!
+//! let dev = Device::Cpu;
+//! let mut x = gaussian_noise(&[1, 2], &[1, 4, 4], &dev)?; // x_T, (B, C, H, W)
+//! for t in scheduler.timesteps().to_vec() {
+//!     let a = schedule.alphas_cumprod[t];
+//!     // ε̂ = (x_t − √ᾱ·x₀)/√(1 − ᾱ) with x₀ = 0.5.
+//!     let eps = ((&x - 0.5 * a.sqrt())? / (1.0 - a).sqrt())?;
+//!     let noise = if scheduler.needs_noise(t)? {
+//!         Some(Tensor::randn(0f32, 1.0, x.dims(), &dev)?)
+//!     } else {
+//!         None
+//!     };
+//!     let StepOutput { prev_sample, .. } = scheduler.step(&eps, t, &x, noise.as_ref())?;
+//!     x = prev_sample;
+//! }
+//! let v: Vec<f32> = x.flatten_all()?.to_vec1()?;
+//! assert!(v.iter().all(|p| (p - 0.5).abs() < 1e-4), "{v:?}");
+//! # Ok(())
+//! # }
+//! ```
 #![warn(missing_docs)]
 
 pub mod forward;
@@ -20,16 +61,19 @@ pub mod noise;
 pub mod oracle;
 pub mod sampler;
 pub mod schedule;
+pub mod scheduler;
 
 pub use forward::{
     add_noise, convert_prediction, min_snr_weights, sample_timesteps, training_target,
 };
 pub use noise::{gaussian_noise, gaussian_noise_vec};
-pub use sampler::{
-    limit_x0, sample, Denoiser, DynamicThreshold, SampleOutput, SamplerConfig, SamplerKind,
-    Spacing, StepInfo, VarianceType,
-};
+pub use sampler::{limit_x0, sample, Denoiser, SampleOutput, SamplerConfig, SamplerKind, StepInfo};
 pub use schedule::{BetaSchedule, NoiseSchedule, PredictionType, ScheduleConfig};
+pub use scheduler::{
+    AnyScheduler, DdimOptions, DdimScheduler, DdpmOptions, DdpmScheduler, DpmSolverPp2mOptions,
+    DpmSolverPp2mScheduler, DynamicThreshold, Scheduler, Spacing, StepOutput, VarianceType,
+    X0Limits,
+};
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +114,32 @@ pub enum Error {
     /// Zero terminal SNR with ε-prediction is singular at t = T − 1.
     #[error("zero terminal SNR cannot be combined with epsilon prediction (x0 is undefined at the last step)")]
     ZeroSnrWithEpsilon,
+    /// A stochastic scheduler step was called without noise.
+    #[error("the step at timestep {timestep} adds noise: pass standard-normal noise of the sample's shape")]
+    MissingNoise {
+        /// The step's training timestep.
+        timestep: usize,
+    },
+    /// A scheduler was stepped at a timestep that is not in its grid.
+    #[error("timestep {timestep} is not one of the scheduler's {count} inference timesteps ({first} down to {last})")]
+    UnknownTimestep {
+        /// The timestep asked for.
+        timestep: usize,
+        /// The grid's first (largest) timestep.
+        first: usize,
+        /// The grid's last (smallest) timestep.
+        last: usize,
+        /// The number of grid timesteps.
+        count: usize,
+    },
+    /// A multistep scheduler was stepped out of grid order.
+    #[error("timestep {timestep} is out of order: the next step must be at {expected:?} (or at the first grid timestep, to start again)")]
+    StepOutOfOrder {
+        /// The timestep asked for.
+        timestep: usize,
+        /// The timestep of the next step in the grid (`None` after the last step).
+        expected: Option<usize>,
+    },
     /// Any other invalid argument.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

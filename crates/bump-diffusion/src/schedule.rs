@@ -18,7 +18,7 @@ pub enum PredictionType {
 
 /// The family of β schedules.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
+#[serde(rename_all = "snake_case", tag = "kind", deny_unknown_fields)]
 pub enum BetaSchedule {
     /// diffusers `linear`: βₜ = β_start + (β_end − β_start)·t/(T−1).
     Linear {
@@ -86,6 +86,7 @@ impl Default for BetaSchedule {
 
 /// A noise schedule: family, T, prediction type and the optional zero-terminal-SNR rescale.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ScheduleConfig {
     /// The β family.
     pub beta_schedule: BetaSchedule,
