@@ -47,6 +47,16 @@ pub enum Error {
     /// Buffer lengths or shapes disagree.
     #[error("shape mismatch: {0}")]
     ShapeMismatch(String),
+    /// A configuration value out of its allowed range. `key` names the value as the user writes
+    /// it (e.g. `data.lambda`, `data.mix[1].dx`); `message` says what is allowed and what was
+    /// given (e.g. "must lie in (0, 1], got 1.5").
+    #[error("{key} {message}")]
+    Config {
+        /// The value's key, as written in a config file or a `--set` override.
+        key: String,
+        /// What is allowed and what was given.
+        message: String,
+    },
     /// Any other invalid argument or configuration value.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
@@ -60,6 +70,14 @@ pub enum Error {
 
 /// Result alias of this crate.
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// An [`Error::Config`] for `key`.
+pub(crate) fn config_error(key: impl Into<String>, message: impl Into<String>) -> Error {
+    Error::Config {
+        key: key.into(),
+        message: message.into(),
+    }
+}
 
 /// Returns `Err(InvalidSigma)` unless `s` is finite and > 0.
 pub(crate) fn check_sigma(s: f64) -> Result<()> {

@@ -16,13 +16,25 @@ pub const MAX_AXIS_COUNT: usize = 1 << 20;
 /// Number of grid values `{0, d, 2d, …} ∩ [0, extent)`: `⌈extent/d⌉`, where a quotient within
 /// [`COUNT_TOLERANCE`] (relative) of an integer counts as that integer.
 pub fn axis_count(extent: f64, d: f64) -> Result<usize> {
+    axis_count_from(extent, d, 0.0)
+}
+
+/// Number of grid values `{o, o + d, o + 2d, …} ∩ [o, extent)` for an offset `o ∈ [0, extent)`:
+/// `⌈(extent − o)/d⌉`, where a quotient within [`COUNT_TOLERANCE`] (relative) of an integer counts
+/// as that integer. [`axis_count`] is the case `o = 0`.
+pub fn axis_count_from(extent: f64, d: f64, offset: f64) -> Result<usize> {
     if !(d.is_finite() && d > 0.0) {
         return Err(Error::InvalidSpacing { dx: d, dy: d });
     }
     if !(extent.is_finite() && extent > 0.0) {
         return Err(Error::ZeroSize);
     }
-    let q = extent / d;
+    if !(offset.is_finite() && offset >= 0.0 && offset < extent) {
+        return Err(Error::InvalidArgument(format!(
+            "grid offset must lie in [0, {extent}), got {offset}"
+        )));
+    }
+    let q = (extent - offset) / d;
     let r = q.round();
     let count = if (q - r).abs() <= COUNT_TOLERANCE * q.max(1.0) {
         r
@@ -40,8 +52,26 @@ pub fn axis_count(extent: f64, d: f64) -> Result<usize> {
 /// Grid values `i·d` for `i in 0..axis_count(extent, d)`. Each value is computed as `i as f64 * d`
 /// (never by repeated addition), so there is no cumulative drift.
 pub fn axis_values(extent: f64, d: f64) -> Result<Vec<f64>> {
-    let count = axis_count(extent, d)?;
-    Ok((0..count).map(|i| i as f64 * d).collect())
+    axis_values_from(extent, d, 0.0)
+}
+
+/// Grid values `o + i·d` for `i in 0..axis_count_from(extent, d, o)`, each computed as
+/// `o + i as f64 * d` (no cumulative drift). With `o = 0` this is exactly [`axis_values`].
+pub fn axis_values_from(extent: f64, d: f64, offset: f64) -> Result<Vec<f64>> {
+    let count = axis_count_from(extent, d, offset)?;
+    Ok((0..count).map(|i| offset + i as f64 * d).collect())
+}
+
+/// The y-major product of two axes: `[x, y]` for each y in `ys`, for each x in `xs`
+/// (index = j·len(xs) + i), the order of every grid in this crate.
+pub fn product(xs: &[f64], ys: &[f64]) -> Vec<[f64; 2]> {
+    let mut out = Vec::with_capacity(xs.len() * ys.len());
+    for &y in ys {
+        for &x in xs {
+            out.push([x, y]);
+        }
+    }
+    out
 }
 
 /// A full tiling of `[0, n) × [0, n)` with spacing dx along x (columns) and dy along y (rows).
@@ -124,13 +154,7 @@ impl GridSpec {
         self.validate()?;
         let xs = axis_values(self.n as f64, self.dx)?;
         let ys = axis_values(self.n as f64, self.dy)?;
-        let mut out = Vec::with_capacity(xs.len() * ys.len());
-        for &y in &ys {
-            for &x in &xs {
-                out.push([x, y]);
-            }
-        }
-        Ok(out)
+        Ok(product(&xs, &ys))
     }
 }
 

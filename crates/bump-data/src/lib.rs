@@ -7,6 +7,8 @@
 //! coordinates `0..N-1`, origin top-left, `index = y * N + x`. Default pixel formula
 //! `v = 1 − exp(−r²/(2σ²))` (dark bump on bright background) mapped to `u = 2v − 1 ∈ [−1, 1]`.
 //!
+//! - [`config`]: serializable descriptions of a training set ([`DatasetConfig`]) and of an
+//!   evaluation centre set ([`CentreSet`]).
 //! - [`render`]: the renderer ([`RenderConfig`], [`Pattern`], [`ExtendedCanvas`]).
 //! - [`grid`]: centre grids ([`GridSpec`], λ-subsampling, explicit lists).
 //! - [`split`](mod@split): held-out (train, test) splits ([`HeldOut`]).
@@ -16,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod batch;
+pub mod config;
 pub mod dataset;
 pub mod error;
 pub mod grid;
@@ -24,6 +27,7 @@ pub mod score;
 pub mod split;
 
 pub use batch::{Batches, EpochBatches};
+pub use config::{part_seed, CentreSet, DataPart, DatasetConfig, RegionFilter};
 pub use dataset::{Dataset, DatasetSpec};
 pub use error::{Error, Result};
 pub use grid::{explicit, subsample, subsample_indices, GridSpec};

@@ -8,7 +8,11 @@ use serde::{Deserialize, Serialize};
 use crate::error::{check_centres, check_sigma, Error, Result};
 
 /// Width of the Gaussian: one σ for both axes, or separate σx (columns) and σy (rows).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+///
+/// Serialized as a bare number when spherical (`sigma = 1.5`) and as `{ x = .., y = .. }` when
+/// anisotropic. Deserialization also accepts the externally tagged forms written by earlier
+/// versions (`{"Spherical": 1.5}`, `{"Anisotropic": {"x": 1, "y": 2}}`), so old dataset files load.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Sigma {
     /// σx = σy = σ.
     Spherical(f64),
@@ -38,13 +42,109 @@ impl Sigma {
     }
 }
 
-/// Which way the bump is drawn.
+impl Serialize for Sigma {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        match *self {
+            Sigma::Spherical(v) => s.serialize_f64(v),
+            Sigma::Anisotropic { x, y } => {
+                let mut st = s.serialize_struct("Sigma", 2)?;
+                st.serialize_field("x", &x)?;
+                st.serialize_field("y", &y)?;
+                st.end()
+            }
+        }
+    }
+}
+
+/// The `{x, y}` body of the legacy `{"Anisotropic": {..}}` form.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SigmaXy {
+    x: f64,
+    y: f64,
+}
+
+/// Keys a σ table may hold: `x` and `y`, or one legacy tag.
+const SIGMA_KEYS: &[&str] = &["x", "y", "Spherical", "Anisotropic"];
+
+struct SigmaVisitor;
+
+impl<'de> serde::de::Visitor<'de> for SigmaVisitor {
+    type Value = Sigma;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a number σ or a table { x = σx, y = σy }")
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> std::result::Result<Sigma, E> {
+        Ok(Sigma::Spherical(v))
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<Sigma, E> {
+        Ok(Sigma::Spherical(v as f64))
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<Sigma, E> {
+        Ok(Sigma::Spherical(v as f64))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Sigma, A::Error> {
+        use serde::de::Error as _;
+        let (mut x, mut y) = (None, None);
+        let mut tagged = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if tagged.is_some() {
+                return Err(A::Error::custom(format!(
+                    "a tagged σ holds one key, found `{key}` as well"
+                )));
+            }
+            let slot = match key.as_str() {
+                "x" => &mut x,
+                "y" => &mut y,
+                "Spherical" if x.is_none() && y.is_none() => {
+                    tagged = Some(Sigma::Spherical(map.next_value()?));
+                    continue;
+                }
+                "Anisotropic" if x.is_none() && y.is_none() => {
+                    let SigmaXy { x, y } = map.next_value()?;
+                    tagged = Some(Sigma::Anisotropic { x, y });
+                    continue;
+                }
+                _ => return Err(A::Error::unknown_field(&key, SIGMA_KEYS)),
+            };
+            if slot.is_some() {
+                return Err(A::Error::custom(format!("duplicate σ key `{key}`")));
+            }
+            *slot = Some(map.next_value::<f64>()?);
+        }
+        if let Some(s) = tagged {
+            return Ok(s);
+        }
+        match (x, y) {
+            (Some(x), Some(y)) => Ok(Sigma::Anisotropic { x, y }),
+            (None, _) => Err(A::Error::missing_field("x")),
+            (_, None) => Err(A::Error::missing_field("y")),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Sigma {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(SigmaVisitor)
+    }
+}
+
+/// Which way the bump is drawn. Serialized snake_case (`"dark_on_bright"`); the PascalCase
+/// names of earlier versions are accepted too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Polarity {
     /// Dark bump on a bright background, `v = 1 − g` (the authors' code; our default).
     #[default]
+    #[serde(alias = "DarkOnBright")]
     DarkOnBright,
     /// Bright bump on a dark background, `v = g`.
+    #[serde(alias = "BrightOnDark")]
     BrightOnDark,
 }
 
@@ -58,17 +158,24 @@ impl Polarity {
     }
 }
 
-/// What is drawn at a centre (μx, μy).
+/// What is drawn at a centre (μx, μy). Serialized snake_case (`"bump"`, `"vertical_stripe"`,
+/// `"horizontal_stripe"`, `"sum_of_stripes"`); the PascalCase names of earlier versions are
+/// accepted too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Pattern {
     /// 2D Gaussian bump `g = exp(−(x−μx)²/(kσx²) − (y−μy)²/(kσy²))`.
     #[default]
+    #[serde(alias = "Bump")]
     Bump,
     /// Vertical 1D stripe at column μx, `g = exp(−(x−μx)²/(kσx²))`; μy is ignored.
+    #[serde(alias = "VerticalStripe")]
     VerticalStripe,
     /// Horizontal 1D stripe at row μy, `g = exp(−(y−μy)²/(kσy²))`; μx is ignored.
+    #[serde(alias = "HorizontalStripe")]
     HorizontalStripe,
     /// Sum of stripes (SOS): `g = ½[exp(−(x−μx)²/(kσx²)) + exp(−(y−μy)²/(kσy²))]`.
+    #[serde(alias = "SumOfStripes")]
     SumOfStripes,
 }
 

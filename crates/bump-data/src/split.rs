@@ -11,8 +11,9 @@ use crate::error::{check_centres, Error, Result};
 /// Absolute tolerance for interval membership: `v ∈ [lo, hi)` iff `lo − tol ≤ v < hi − tol`.
 pub const MEMBERSHIP_TOLERANCE: f64 = 1e-9;
 
-/// Half-open interval `[lo, hi)`.
+/// Half-open interval `[lo, hi)`. Serialized as `{ lo = .., hi = .. }`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Interval {
     /// Inclusive lower end.
     pub lo: f64,
@@ -96,9 +97,16 @@ pub enum Section {
 }
 
 /// A held-out region of the (μx, μy) label square.
+///
+/// Serialized externally tagged with snake_case variant names, e.g. in TOML
+/// `held_out = { rect = { x = { lo = 12.0, hi = 20.0 }, y = { lo = 12.0, hi = 20.0 } } }` or
+/// `held_out = { vertical_band = { x = { lo = 14.0, hi = 18.0 } } }`; the PascalCase variant
+/// names of earlier versions are accepted too.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum HeldOut {
     /// Rectangle `x × y` (squares: interior, corner, edge).
+    #[serde(alias = "Rect")]
     Rect {
         /// μx range.
         x: Interval,
@@ -106,16 +114,19 @@ pub enum HeldOut {
         y: Interval,
     },
     /// Vertical band (a "lesion" of μx values): every centre with μx in `x`.
+    #[serde(alias = "VerticalBand")]
     VerticalBand {
         /// μx range.
         x: Interval,
     },
     /// Horizontal band: every centre with μy in `y`.
+    #[serde(alias = "HorizontalBand")]
     HorizontalBand {
         /// μy range.
         y: Interval,
     },
     /// Cross: the union of a vertical band `x` and a horizontal band `y`.
+    #[serde(alias = "Cross")]
     Cross {
         /// μx range of the vertical band.
         x: Interval,
