@@ -1,4 +1,8 @@
 //! The UNet's configuration: architecture, conditioning and presets.
+//!
+//! The serde types here reject unknown keys (`deny_unknown_fields`), so a misspelt key in a
+//! TOML or JSON config file is an error naming it rather than a silently ignored setting. They
+//! round-trip through JSON (checkpoints store the config as JSON) and TOML (config files).
 
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -9,6 +13,7 @@ use serde::{Deserialize, Serialize};
 /// The `k`-th of `n` frequencies is `ω_k = 2π / P_k` with
 /// `P_k = min_period · (max_period / min_period)^(k / (n − 1))`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FrequencyRange {
     /// Shortest period (highest frequency).
     pub min_period: f64,
@@ -68,7 +73,7 @@ impl FrequencyRange {
 /// How the timestep t and the bump centre (μx, μy) are encoded before the per-block
 /// SiLU → Linear projections.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
+#[serde(rename_all = "snake_case", tag = "kind", deny_unknown_fields)]
 pub enum ConditionEncoding {
     /// `[sin(ω_k p), cos(ω_k p)]` for each of t, μx, μy (spec §2), concatenated:
     /// `3 · dim` features. `dim` is per component and must be even.
@@ -167,7 +172,12 @@ impl Default for ConditionEncoding {
 /// Level `l` of `L = channel_mults.len()` works at resolution `H / 2^l` with
 /// `base_channels · channel_mults[l]` channels; there are `L − 1` downsamplings and as many
 /// upsamplings. See docs/unet.md for the block diagram.
+///
+/// Serde: unknown keys are rejected; `cond_mlp_width` may be omitted (or, in JSON, `null`) for
+/// `None`. JSON output writes `None` as `null` (as every schema-1 checkpoint has); TOML has no
+/// null, and the `toml` serializer leaves `None` fields out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UNetConfig {
     /// Image channels in.
     pub in_channels: usize,
@@ -193,11 +203,16 @@ pub struct UNetConfig {
     pub condition: ConditionEncoding,
     /// When set, a shared `Linear → SiLU → Linear` of this width maps the encoding before the
     /// per-block projections. `None` is the spec §2 injection (encoding → SiLU → Linear per block).
+    // No `skip_serializing_if`: checkpoints keep writing `"cond_mlp_width": null`, which the
+    // PyTorch peer (benches/peer/bump_unet.py) indexes; `toml` skips `None` fields by itself.
+    #[serde(default)]
     pub cond_mlp_width: Option<usize>,
 }
 
 impl Default for UNetConfig {
-    /// The [`UNetConfig::tiny`] preset.
+    /// The [`UNetConfig::tiny`] preset (widths 16-32-32, a CPU-sized model), **not** the
+    /// paper-scale [`UNetConfig::paper`]: a default has to build and train quickly anywhere.
+    /// Ask for [`UNetConfig::paper`] explicitly to reproduce the papers' architecture.
     fn default() -> Self {
         Self::tiny()
     }
@@ -494,5 +509,123 @@ mod tests {
         });
         let s = serde_json::to_string(&c).unwrap();
         assert_eq!(serde_json::from_str::<UNetConfig>(&s).unwrap(), c);
+    }
+
+    fn toml_cases() -> Vec<UNetConfig> {
+        vec![
+            UNetConfig::paper(),
+            UNetConfig::tiny(),
+            UNetConfig::tiny()
+                .with_widths(16, vec![1, 2, 2, 2])
+                .with_attention(vec![3], 2),
+            // `Some` width (a scalar after the `condition` table) and the other encodings.
+            UNetConfig::tiny()
+                .with_cond_mlp_width(Some(32))
+                .with_dropout(0.1)
+                .with_condition(ConditionEncoding::RandomFourier {
+                    dim: 16,
+                    scale: 3.0,
+                    seed: 9,
+                }),
+            UNetConfig::tiny().with_condition(ConditionEncoding::RawScalars {
+                time_scale: 1000.0,
+                position_scale: 32.0,
+            }),
+        ]
+    }
+
+    #[test]
+    fn config_toml_round_trip() {
+        for c in toml_cases() {
+            let s = toml::to_string(&c).unwrap();
+            let back: UNetConfig = toml::from_str(&s).unwrap();
+            assert_eq!(back, c, "value -> TOML -> value\n{s}");
+            assert_eq!(toml::to_string(&back).unwrap(), s, "TOML -> value -> TOML");
+        }
+    }
+
+    /// The TOML a config file holds for the tiny preset: `cond_mlp_width = None` is absent
+    /// (TOML has no null), and the text survives a parse and re-serialisation unchanged.
+    #[test]
+    fn tiny_toml_text_is_stable() {
+        let text = r#"in_channels = 1
+out_channels = 1
+base_channels = 16
+channel_mults = [1, 2, 2]
+res_blocks = 1
+attention_levels = [2]
+mid_attention = false
+attention_heads = 2
+norm_groups = 8
+dropout = 0.0
+
+[condition]
+kind = "sinusoidal"
+dim = 32
+
+[condition.time]
+min_period = 6.283185307179586
+max_period = 62831.853071795864
+
+[condition.position]
+min_period = 4.0
+max_period = 256.0
+"#;
+        let c: UNetConfig = toml::from_str(text).unwrap();
+        assert_eq!(c, UNetConfig::tiny());
+        assert_eq!(toml::to_string(&c).unwrap(), text);
+    }
+
+    /// Checkpoints store the config as JSON: `None` stays an explicit `null` (every schema-1
+    /// checkpoint has it, and readers index the key), and old configs still parse.
+    #[test]
+    fn json_keeps_null_and_reads_old_checkpoint_configs() {
+        let s = serde_json::to_string(&UNetConfig::tiny()).unwrap();
+        assert!(s.contains(r#""cond_mlp_width":null"#), "{s}");
+        // The config JSON of tests/fixtures/peer/{tiny,raw}.safetensors, verbatim.
+        let old_tiny = r#"{"in_channels":1,"out_channels":1,"base_channels":16,"channel_mults":[1,2,2],"res_blocks":1,"attention_levels":[2],"mid_attention":false,"attention_heads":2,"norm_groups":8,"dropout":0.0,"condition":{"kind":"sinusoidal","dim":32,"time":{"min_period":6.283185307179586,"max_period":62831.853071795864},"position":{"min_period":4.0,"max_period":256.0}},"cond_mlp_width":null}"#;
+        assert_eq!(
+            serde_json::from_str::<UNetConfig>(old_tiny).unwrap(),
+            UNetConfig::tiny()
+        );
+        assert_eq!(s, old_tiny, "the checkpoint JSON of tiny is unchanged");
+        let old_raw = r#"{"in_channels":1,"out_channels":1,"base_channels":8,"channel_mults":[1,2,2],"res_blocks":1,"attention_levels":[2],"mid_attention":false,"attention_heads":2,"norm_groups":4,"dropout":0.0,"condition":{"kind":"raw_scalars","time_scale":1000.0,"position_scale":32.0},"cond_mlp_width":16}"#;
+        let raw: UNetConfig = serde_json::from_str(old_raw).unwrap();
+        assert_eq!(raw.cond_mlp_width, Some(16));
+        assert_eq!(serde_json::to_string(&raw).unwrap(), old_raw);
+        // An omitted width is `None`.
+        let omitted = old_tiny.replace(r#","cond_mlp_width":null"#, "");
+        assert_eq!(
+            serde_json::from_str::<UNetConfig>(&omitted).unwrap(),
+            UNetConfig::tiny()
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_by_name() {
+        let base = toml::to_string(&UNetConfig::tiny()).unwrap();
+        let cases = [
+            // top level (before the first table), inside the tagged enum, inside a range
+            base.replacen("in_channels", "in_chanels = 1\nin_channels", 1),
+            base.replace("dim = 32", "dim = 32\nbogus_key = 1"),
+            base.replace(
+                "[condition.position]\n",
+                "[condition.position]\nmid_period = 9.0\n",
+            ),
+        ];
+        for (text, key) in cases.iter().zip(["in_chanels", "bogus_key", "mid_period"]) {
+            assert!(text.contains(key), "{text}");
+            let e = toml::from_str::<UNetConfig>(text).unwrap_err().to_string();
+            assert!(e.contains(key), "TOML error should name `{key}`: {e}");
+            // The same document as JSON.
+            let v: serde_json::Value = toml::from_str(text).unwrap();
+            let e = serde_json::from_value::<UNetConfig>(v)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(key), "JSON error should name `{key}`: {e}");
+        }
+        // Unknown `kind` spellings stay errors too.
+        let bad = base.replace("\"sinusoidal\"", "\"sinusoid\"");
+        assert!(toml::from_str::<UNetConfig>(&bad).is_err());
     }
 }
