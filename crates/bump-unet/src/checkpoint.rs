@@ -2,17 +2,20 @@
 //! extra tensors (EMA weights, optimiser moments) under theirs, and a `__metadata__` map with
 //! the config as JSON, the schema version, the training step and the seed.
 //!
-//! Writes are atomic (temporary file in the same directory, fsync, rename). Loading
+//! Writes are atomic, through the `atomic-write-file` crate: a temporary file in the same
+//! directory, fsync, rename over the target, fsync of the directory; the temporary file is
+//! removed when the write fails. Loading
 //! distinguishes a truncated file, a corrupt header, a missing tensor, a shape mismatch and a
 //! newer schema, each with its own [`Error`] variant. Format details: docs/unet.md.
 
 use crate::{Error, Result, UNet, UNetConfig};
+use atomic_write_file::AtomicWriteFile;
 use candle_core::{DType, Device, Tensor};
 use safetensors::tensor::{Dtype as StDtype, View};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The checkpoint schema this build writes and the newest it reads.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -127,11 +130,13 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 }
 
 /// Writes `tensors` and `metadata` as a safetensors file, atomically: the bytes go to a
-/// temporary file next to `path`, which is fsynced and then renamed over `path`, so a crash
-/// leaves either the old file or the complete new one.
+/// temporary file next to `path`, which is fsynced and renamed over `path`, and the directory is
+/// fsynced, so a crash leaves either the old file or the complete new one. When the write
+/// fails, `path` is untouched and the temporary file is removed.
 ///
 /// Tensor names must be unique ([`Error::DuplicateTensor`]); dtypes f32, f64, u32, i64 and u8
-/// are supported.
+/// are supported. File-system failures (including a `path` that is a directory or lies in a
+/// missing one) are [`Error::Io`].
 pub fn write_safetensors_atomic(
     path: &Path,
     tensors: &[(String, Tensor)],
@@ -147,34 +152,20 @@ pub fn write_safetensors_atomic(
     let bytes = safetensors::serialize(raw.iter().map(|(k, v)| (*k, v)), Some(meta))
         .map_err(|e| Error::InvalidArgument(format!("cannot serialise tensors: {e}")))?;
 
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| Error::InvalidArgument(format!("{} is not a file path", path.display())))?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let tmp = dir.join(format!(
-        ".{}.tmp.{}",
-        file_name.to_string_lossy(),
-        std::process::id()
-    ));
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)?;
-        // Persist the rename itself; directories cannot be opened for sync everywhere.
-        if let Ok(d) = std::fs::File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io_err(path)(e)
-    })
+    // `AtomicWriteFile::commit` (0.3) marks itself finished before it fsyncs and renames, so a
+    // failure inside it leaves its temporary file behind. The likely ones are taken out of it: a
+    // directory at `path` (the rename would fail) is refused before any temporary file exists,
+    // and the file is fsynced here, where a failure drops the file, which removes it.
+    if path.is_dir() {
+        return Err(io_err(path)(std::io::Error::new(
+            std::io::ErrorKind::IsADirectory,
+            "the checkpoint path is a directory",
+        )));
+    }
+    let mut file = AtomicWriteFile::open(path).map_err(io_err(path))?;
+    file.write_all(&bytes).map_err(io_err(path))?;
+    file.sync_all().map_err(io_err(path))?;
+    file.commit().map_err(io_err(path))
 }
 
 /// Reads every tensor and the metadata of a safetensors file onto `device`.
