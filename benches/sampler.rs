@@ -26,7 +26,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::time::Duration;
 
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: bump_ddpm::unet::alloc::MiMalloc = bump_ddpm::unet::alloc::MiMalloc;
 
 /// (preset name, config, batch, sampler name, sampler config)
 type Case = (&'static str, UNetConfig, usize, &'static str, SamplerConfig);
@@ -79,8 +79,7 @@ fn cases(full: bool) -> Vec<Case> {
 }
 
 fn bench(c: &mut Criterion) {
-    // SAFETY: plain option setter of the linked mimalloc (purging off; docs/performance.md).
-    unsafe { libmimalloc_sys::mi_option_set(15, -1) };
+    bump_ddpm::unet::alloc::keep_freed_memory();
     let full = std::env::var("BUMP_BENCH_FULL").is_ok_and(|v| v == "1");
     let schedule = NoiseSchedule::new(&ExperimentConfig::quick().diffusion).unwrap();
     let mut g = c.benchmark_group("sampler");

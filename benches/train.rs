@@ -16,11 +16,10 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::time::Duration;
 
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: bump_ddpm::unet::alloc::MiMalloc = bump_ddpm::unet::alloc::MiMalloc;
 
 fn bench(c: &mut Criterion) {
-    // SAFETY: plain option setter of the linked mimalloc (purging off; docs/performance.md).
-    unsafe { libmimalloc_sys::mi_option_set(15, -1) };
+    bump_ddpm::unet::alloc::keep_freed_memory();
     let full = std::env::var("BUMP_BENCH_FULL").is_ok_and(|v| v == "1");
     let quick = ExperimentConfig::quick();
     let schedule = NoiseSchedule::new(&quick.diffusion).unwrap();

@@ -22,7 +22,7 @@ use std::time::Instant;
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: bump_ddpm::unet::alloc::MiMalloc = bump_ddpm::unet::alloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(about = "Export UNet checkpoints and time forward passes / training steps")]
@@ -115,8 +115,7 @@ enum Cmd {
 }
 
 fn main() -> Result<()> {
-    // SAFETY: plain option setter of the linked mimalloc (purging off; docs/performance.md).
-    unsafe { libmimalloc_sys::mi_option_set(15, -1) };
+    bump_ddpm::unet::alloc::keep_freed_memory();
     match Cli::parse().cmd {
         Cmd::Export { model, out } => {
             let cfg = model.config()?;

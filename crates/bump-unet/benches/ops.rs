@@ -14,14 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use std::time::Duration;
 
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// Keeps freed memory mapped (mimalloc's `purge_delay` = -1, option 15 in mimalloc v2 and v3):
-/// returning and re-faulting the large activation buffers costs ~20 % of a UNet step.
-fn keep_freed_memory() {
-    // SAFETY: plain option setter of the linked mimalloc; no memory is touched.
-    unsafe { libmimalloc_sys::mi_option_set(15, -1) };
-}
+static GLOBAL: bump_unet::alloc::MiMalloc = bump_unet::alloc::MiMalloc;
 
 fn batch() -> usize {
     std::env::var("BUMP_BENCH_BATCH")
@@ -80,7 +73,7 @@ fn bench_pair(
 }
 
 fn conv_benches(c: &mut Criterion) {
-    keep_freed_memory();
+    bump_unet::alloc::keep_freed_memory();
     let b = batch();
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     // (c_in, c_out, size, k, padding, stride): the tiny UNet's level-1/2 convs, its stride-2

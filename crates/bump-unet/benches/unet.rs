@@ -24,14 +24,7 @@ use rand_chacha::ChaCha8Rng;
 use std::time::Duration;
 
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// Keeps freed memory mapped (mimalloc's `purge_delay` = -1, option 15 in mimalloc v2 and v3):
-/// returning and re-faulting the large activation buffers costs ~20 % of a UNet step.
-fn keep_freed_memory() {
-    // SAFETY: plain option setter of the linked mimalloc; no memory is touched.
-    unsafe { libmimalloc_sys::mi_option_set(15, -1) };
-}
+static GLOBAL: bump_unet::alloc::MiMalloc = bump_unet::alloc::MiMalloc;
 
 const SIZE: usize = 32;
 
@@ -115,7 +108,7 @@ fn bench_preset(c: &mut Criterion, name: &str, cfg: &UNetConfig, cases: &[(usize
 }
 
 fn unet_benches(c: &mut Criterion) {
-    keep_freed_memory();
+    bump_unet::alloc::keep_freed_memory();
     if flag("BUMP_BENCH_FULL") {
         let all = [(64, true), (256, true)];
         bench_preset(c, "tiny", &UNetConfig::tiny(), &all);

@@ -6,9 +6,13 @@
 //! - [`checkpoint`] saves and loads models with metadata in safetensors files, atomically;
 //! - [`device`](mod@device) picks a compiled-in device;
 //! - [`ops`] holds the tensor ops the model uses (fast custom CPU kernels behind a stable API).
+//! - `alloc` (feature `mimalloc`) gives binaries and benches mimalloc with freed memory kept
+//!   mapped; the library itself never sets a global allocator.
 //!
 //! Architecture and checkpoint format: docs/unet.md.
 
+#[cfg(feature = "mimalloc")]
+pub mod alloc;
 pub mod checkpoint;
 pub mod config;
 pub mod device;
