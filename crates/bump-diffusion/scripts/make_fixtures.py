@@ -17,6 +17,11 @@ and it rewrites
   so the output is Gaussian: deterministic samplers give x_0 = p * x_T + q (p, q per dimension),
   stochastic ones give an exact mean and variance.  Also the timestep grids of diffusers'
   `timestep_spacing` options, including ties at .5 (numpy rounds half to even).
+
+DPM-Solver++(2M) here is second order on every step but the first and the last, at any number
+of steps (as diffusers' solver_order=2). Step-by-step agreement with diffusers' own scheduler
+classes is checked separately, on fixtures that diffusers itself produces:
+scripts/make_diffusers_fixtures.py.
 """
 import json
 import math

@@ -89,7 +89,7 @@ impl DdimScheduler {
         &self.options
     }
 
-    /// (ᾱ_{t′}, σ) of the step at grid position `k`.
+    /// (ᾱ_{t′}, σ, t′) of the step at grid position `k` (t′ = `None` after the last).
     fn coefficients(&self, k: usize) -> (f64, f64, Option<usize>) {
         let ab = &self.schedule.alphas_cumprod;
         let a_t = ab[self.timesteps[k]];

@@ -248,12 +248,11 @@ impl Scheduler for AnyScheduler {
     }
 }
 
-/// The grid position of `timestep`.
+/// The grid position of `timestep` (grids are strictly decreasing).
 fn position(timesteps: &[usize], timestep: usize) -> Result<usize> {
     timesteps
-        .iter()
-        .position(|&t| t == timestep)
-        .ok_or_else(|| Error::UnknownTimestep {
+        .binary_search_by(|t| timestep.cmp(t))
+        .map_err(|_| Error::UnknownTimestep {
             timestep,
             first: timesteps.first().copied().unwrap_or(0),
             last: timesteps.last().copied().unwrap_or(0),
