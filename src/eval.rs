@@ -1,30 +1,15 @@
 //! Evaluation of one checkpoint: generation accuracy, layer-4 geometry and both phase labels.
 
-use crate::config::{EvalSampler, ExperimentConfig};
+use crate::config::{EvalWeights, ExperimentConfig};
 use crate::record::EvalRecord;
-use crate::report::Snapshot;
+use crate::snapshot::Snapshot;
 use crate::Result;
 use bump_analysis::{Activations, Classification, MetricConfig, Phase, RepresentationMetrics};
 use bump_data::{ScoreConfig, ScoreReport};
 use bump_diffusion::{NoiseSchedule, SamplerConfig};
 use bump_unet::UNet;
 use candle_core::{Device, Tensor};
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-
-/// The evaluation grid: centres `offset, offset + spacing, …` below `n` on both axes, row-major
-/// (y outer, x inner). Returns the centres and the grid shape (nx, ny).
-pub fn eval_grid(n: usize, spacing: f64, offset: f64) -> (Vec<[f64; 2]>, (usize, usize)) {
-    let count = ((n as f64 - offset) / spacing - 1e-9).ceil().max(0.0) as usize;
-    let axis: Vec<f64> = (0..count).map(|i| offset + i as f64 * spacing).collect();
-    let mut out = Vec::with_capacity(count * count);
-    for &y in &axis {
-        for &x in &axis {
-            out.push([x, y]);
-        }
-    }
-    (out, (count, count))
-}
 
 /// Everything an evaluation needs that does not change between checkpoints.
 pub struct Evaluator<'a> {
@@ -32,7 +17,7 @@ pub struct Evaluator<'a> {
     schedule: &'a NoiseSchedule,
     device: Device,
     coords: Vec<[f64; 2]>,
-    grid: (usize, usize),
+    grid: Option<(usize, usize)>,
     cond: Tensor,
     sampler: SamplerConfig,
     sample_seeds: Vec<u64>,
@@ -46,8 +31,8 @@ pub struct Evaluator<'a> {
 pub struct EvalOutput {
     /// Step evaluated.
     pub step: u64,
-    /// Which weights: "raw" or "ema".
-    pub weights: String,
+    /// Which weights were evaluated.
+    pub weights: EvalWeights,
     /// Scorer report over the generated images.
     pub score: ScoreReport,
     /// Layer-4 metrics at the main probe timestep.
@@ -62,6 +47,8 @@ pub struct EvalOutput {
     pub samples: Vec<f32>,
     /// Canvas side.
     pub n: usize,
+    /// Model value range of the images `(lo, hi)`.
+    pub range: (f32, f32),
     /// Centres of the conditions.
     pub coords: Vec<[f64; 2]>,
     /// 2D PCA of layer 4.
@@ -69,42 +56,6 @@ pub struct EvalOutput {
     /// 2D Isomap of layer 4.
     pub isomap: Option<Vec<[f64; 2]>>,
 }
-
-/// The per-checkpoint file under `snapshots/` that the report is drawn from.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SnapshotFile {
-    /// Step.
-    pub step: u64,
-    /// Canvas side.
-    pub n: usize,
-    /// Model value range.
-    pub range: (f32, f32),
-    /// Condition centres.
-    pub coords: Vec<[f64; 2]>,
-    /// 2D PCA.
-    pub pca: Vec<[f64; 2]>,
-    /// 2D Isomap.
-    pub isomap: Option<Vec<[f64; 2]>>,
-    /// Up to 64 generated images, row-major.
-    pub samples: Vec<f32>,
-}
-
-impl SnapshotFile {
-    /// Converts into the report's in-memory form.
-    pub fn into_snapshot(self) -> Snapshot {
-        Snapshot {
-            step: self.step,
-            samples: self.samples,
-            n: self.n,
-            range: self.range,
-            coords: self.coords,
-            pca: self.pca,
-            isomap: self.isomap,
-        }
-    }
-}
-
-const SNAPSHOT_IMAGES: usize = 64;
 
 impl<'a> Evaluator<'a> {
     /// Prepares the grid, the sampler and the shared probe noise.
@@ -114,21 +65,16 @@ impl<'a> Evaluator<'a> {
         device: &Device,
     ) -> Result<Self> {
         let n = cfg.data.n;
-        let (coords, grid) = eval_grid(n, cfg.eval.grid_spacing, cfg.eval.grid_offset);
+        let extent = cfg.data.extent();
+        let coords = cfg.eval.centres.centres(extent)?;
+        let grid = cfg.eval.centres.grid_shape(extent)?;
         let flat: Vec<f32> = coords
             .iter()
             .flat_map(|c| [c[0] as f32, c[1] as f32])
             .collect();
         let cond = Tensor::from_slice(&flat, (coords.len(), 2), device)?;
-        let steps = cfg.eval.sample_steps;
         let t_total = schedule.num_train_timesteps();
-        let sampler = match cfg.eval.sampler {
-            EvalSampler::Ddpm if steps >= t_total => SamplerConfig::ddpm(),
-            EvalSampler::Ddpm => SamplerConfig::respaced_ddpm(steps),
-            EvalSampler::Ddim => SamplerConfig::ddim(steps),
-            EvalSampler::Dpmpp => SamplerConfig::dpm_solver_pp(steps),
-        }
-        .with_clip_sample(Some((-1.0, 1.0)));
+        let sampler = cfg.eval.sampler.clone();
         sampler.validate(schedule)?;
         let sample_seeds: Vec<u64> = (0..coords.len() as u64)
             .map(|i| cfg.eval.seed.wrapping_add(i))
@@ -151,10 +97,7 @@ impl<'a> Evaluator<'a> {
             sample_seeds,
             probe_noise,
             probe_timesteps,
-            score: ScoreConfig {
-                nms_radius: 2.0 * cfg.data.sigma,
-                ..ScoreConfig::default()
-            },
+            score: cfg.data.score_config(),
             eval_model,
         })
     }
@@ -188,9 +131,12 @@ impl<'a> Evaluator<'a> {
             None,
         )?;
         let samples: Vec<f32> = out.images.flatten_all()?.to_vec1()?;
+        // Conditions are labels (latent units on an extended canvas); the scorer sees pixels.
+        let canvas = self.cfg.data.canvas();
         let targets: Vec<[f32; 2]> = self
             .coords
             .iter()
+            .map(|&c| canvas.map_or(c, |cv| cv.latent_to_image(c)))
             .map(|c| [c[0] as f32, c[1] as f32])
             .collect();
         let score = bump_data::score_batch(&samples, n, &targets, &self.score)?;
@@ -212,7 +158,7 @@ impl<'a> Evaluator<'a> {
             let d = l4.elem_count() / b;
             let v: Vec<f32> = l4.flatten_all()?.to_vec1()?;
             let acts = Activations::from_f32(&v, b, d)?;
-            let m = bump_analysis::compute_metrics(&acts, &self.coords, Some(self.grid), &mcfg)?;
+            let m = bump_analysis::compute_metrics(&acts, &self.coords, self.grid, &mcfg)?;
             if i == 0 {
                 main = Some((m, acts));
             } else {
@@ -236,9 +182,9 @@ impl<'a> Evaluator<'a> {
         Ok(EvalOutput {
             step,
             weights: if weights.is_some() {
-                "ema".into()
+                EvalWeights::Ema
             } else {
-                "raw".into()
+                EvalWeights::Raw
             },
             score,
             metrics,
@@ -247,6 +193,7 @@ impl<'a> Evaluator<'a> {
             gen,
             samples,
             n,
+            range: self.cfg.data.range,
             coords: self.coords.clone(),
             pca,
             isomap,
@@ -256,13 +203,7 @@ impl<'a> Evaluator<'a> {
 
 impl EvalOutput {
     /// The `metrics.jsonl` line for this evaluation.
-    pub fn record(
-        &self,
-        step: u64,
-        train_loss: f64,
-        wall_s: f64,
-        _cfg: &ExperimentConfig,
-    ) -> EvalRecord {
+    pub fn record(&self, step: u64, train_loss: f64, wall_s: f64) -> EvalRecord {
         let m = &self.metrics;
         let mut rep = serde_json::to_value(m).unwrap_or(serde_json::Value::Null);
         if let serde_json::Value::Object(map) = &mut rep {
@@ -280,7 +221,7 @@ impl EvalOutput {
         EvalRecord {
             step,
             train_loss,
-            weights: self.weights.clone(),
+            weights: self.weights,
             accuracy: self.score.accuracy,
             acc_x: self.score.acc_x,
             acc_y: self.score.acc_y,
@@ -302,13 +243,13 @@ impl EvalOutput {
         }
     }
 
-    /// The snapshot file for the report (at most 64 images).
-    pub fn snapshot_file(&self) -> SnapshotFile {
-        let keep = SNAPSHOT_IMAGES.min(self.coords.len()) * self.n * self.n;
-        SnapshotFile {
+    /// The snapshot behind the report's pictures (at most [`Snapshot::MAX_IMAGES`] images).
+    pub fn snapshot(&self) -> Snapshot {
+        let keep = Snapshot::MAX_IMAGES.min(self.coords.len()) * self.n * self.n;
+        Snapshot {
             step: self.step,
             n: self.n,
-            range: (-1.0, 1.0),
+            range: self.range,
             coords: self.coords.clone(),
             pca: self.pca.clone(),
             isomap: self.isomap.clone(),

@@ -4,17 +4,25 @@
 //!
 //! This facade re-exports the four leaf crates and owns what composes them:
 //!
-//! - [`config`]: experiment configuration and the `quick` / `paper` presets;
+//! - [`config`]: experiment configuration (TOML/JSON files, `path=value` overrides) and the
+//!   embedded `quick` / `paper` presets;
+//! - [`cli`]: the command line shared by every experiment entry point (`--preset`, `--config`,
+//!   `--set`, `--print-config`, `--out`, `--resume`, `--device`);
+//! - [`run_dir`]: [`RunDir`], the one owner of a run directory's files; [`checkpoint`]: the typed
+//!   training state inside checkpoints;
 //! - [`train`]: the training loop (AdamW, warm-up + cosine, gradient clipping, EMA, checkpoints,
 //!   resume, NaN guard) with evaluation at every checkpoint;
 //! - [`eval`]: generation accuracy, layer-4 geometry and the two phase labels;
 //! - [`report`]: PNG figures and a self-contained `report.html`.
 //!
+//! docs/architecture.md shows how these fit together and where a new experiment plugs in.
+//!
 //! ```no_run
-//! use bump_ddpm::config::ExperimentConfig;
+//! use bump_ddpm::config::{ExperimentConfig, Override};
 //! use bump_ddpm::train::{run, RunOptions};
 //!
-//! let cfg = ExperimentConfig::quick();
+//! let mut cfg = ExperimentConfig::quick();
+//! cfg.apply_overrides(&["data.sigma=2.0".parse::<Override>()?])?;
 //! let outcome = run(&cfg, &RunOptions::new("runs/example"))?;
 //! println!("report at {:?}", outcome.report);
 //! # Ok::<(), bump_ddpm::Error>(())
@@ -25,15 +33,20 @@ pub use bump_data as data;
 pub use bump_diffusion as diffusion;
 pub use bump_unet as unet;
 
+pub mod checkpoint;
+pub mod cli;
 pub mod config;
-mod data_glue;
 mod error;
 pub mod eval;
 pub mod io;
 pub mod optim;
 pub mod record;
 pub mod report;
+pub mod run_dir;
 pub mod schedule;
+pub mod snapshot;
 pub mod train;
 
+pub use config::{ExperimentConfig, Preset};
 pub use error::{Error, Result};
+pub use run_dir::RunDir;

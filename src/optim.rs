@@ -12,6 +12,7 @@ use std::collections::HashMap;
 
 /// Hyper-parameters of [`AdamW`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AdamWConfig {
     /// First-moment decay β₁.
     pub beta1: f64,
@@ -201,7 +202,7 @@ pub fn optimizer_step(
 
 /// Learning-rate shape after warm-up.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum LrDecay {
     /// Constant at the peak rate.
     Constant,

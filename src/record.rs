@@ -2,6 +2,7 @@
 //! [`RunSummary`] (`summary.json`). The field names are the documented JSON schema
 //! (docs/outputs.md); tests validate written files against it.
 
+use crate::config::EvalWeights;
 use bump_analysis::Phase;
 use serde::{Deserialize, Serialize};
 
@@ -12,8 +13,8 @@ pub struct EvalRecord {
     pub step: u64,
     /// Mean training loss over the updates since the previous record (NaN-free; 0 at step 0).
     pub train_loss: f64,
-    /// Which weights were evaluated: `"raw"` or `"ema"`.
-    pub weights: String,
+    /// Which weights were evaluated (`"raw"` or `"ema"` in JSON).
+    pub weights: EvalWeights,
     /// Fraction of samples with one bump within τ of the target on both axes.
     pub accuracy: f64,
     /// Fraction with one bump and |x̂ − μx| ≤ τ.

@@ -2,31 +2,15 @@
 
 use crate::error::io_err;
 use crate::record::{EvalRecord, RunSummary};
+use crate::run_dir::{RunDir, RunFile};
+pub use crate::snapshot::Snapshot;
 use crate::{Error, Result};
 use bump_analysis::Phase;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
-
-/// Pictures of one checkpoint for the report.
-#[derive(Debug, Clone)]
-pub struct Snapshot {
-    /// Training step of the checkpoint.
-    pub step: u64,
-    /// Generated images, row-major, `count × n × n`, in model range.
-    pub samples: Vec<f32>,
-    /// Canvas side.
-    pub n: usize,
-    /// Model value range `(lo, hi)`; used to map pixels to grey levels.
-    pub range: (f32, f32),
-    /// True centres of the evaluated conditions (for the embeddings' colours).
-    pub coords: Vec<[f64; 2]>,
-    /// 2D PCA projection of layer 4.
-    pub pca: Vec<[f64; 2]>,
-    /// 2D Isomap embedding of layer 4 (None if it could not be computed).
-    pub isomap: Option<Vec<[f64; 2]>>,
-}
 
 fn register_fonts() {
     static FONTS: Once = Once::new();
@@ -74,84 +58,128 @@ fn step_range(records: &[EvalRecord]) -> (f64, f64) {
     (0.0, max)
 }
 
+type Chart<'a, 'b> =
+    ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// One panel of line charts against training step.
+struct LinePanel<'s> {
+    caption: &'s str,
+    y: std::ops::Range<f64>,
+    y_desc: &'s str,
+    series: &'s [Series],
+    /// Dots at every checkpoint as well as lines.
+    markers: bool,
+    legend: SeriesLabelPosition,
+}
+
+impl LinePanel<'_> {
+    /// Draws the panel on `area`: `underlay` draws below the lines (e.g. phase shading),
+    /// `overlay` above them and before the legend (reference lines, extra legend entries).
+    fn draw<'b>(
+        self,
+        area: &DrawingArea<BitMapBackend<'b>, plotters::coord::Shift>,
+        records: &[EvalRecord],
+        underlay: impl FnOnce(&mut Chart<'_, 'b>) -> Result<()>,
+        overlay: impl FnOnce(&mut Chart<'_, 'b>) -> Result<()>,
+    ) -> Result<()> {
+        let (x0, x1) = step_range(records);
+        let mut chart = ChartBuilder::on(area)
+            .caption(self.caption, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(x0..x1, self.y.clone())
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .x_desc("training step")
+            .y_desc(self.y_desc)
+            .draw()
+            .map_err(plot_err)?;
+        underlay(&mut chart)?;
+        for &(name, colour, f) in self.series {
+            let points = records
+                .iter()
+                .map(|r| (r.step as f64, f(r)))
+                .filter(|p| p.1.is_finite());
+            chart
+                .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))
+                .map_err(plot_err)?
+                .label(name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
+                });
+            if self.markers {
+                chart
+                    .draw_series(points.map(|p| Circle::new(p, 3, colour.filled())))
+                    .map_err(plot_err)?;
+            }
+        }
+        overlay(&mut chart)?;
+        chart
+            .configure_series_labels()
+            .position(self.legend)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(plot_err)?;
+        Ok(())
+    }
+}
+
+/// Shades `[start, end)` step spans by phase between heights `y0` and `y1`.
+fn shade_phases(
+    chart: &mut Chart<'_, '_>,
+    records: &[EvalRecord],
+    phase: impl Fn(&EvalRecord) -> Phase,
+    (y0, y1): (f64, f64),
+) -> Result<()> {
+    for (s, e, p) in phase_spans(records, phase) {
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(s, y0), (e, y1)],
+                phase_colour(p).filled(),
+            )))
+            .map_err(plot_err)?;
+    }
+    Ok(())
+}
+
 /// Accuracy, acc_x and acc_y against step, shaded by representation phase (top band: generation
 /// phase).
 pub fn plot_accuracy(path: &Path, records: &[EvalRecord]) -> Result<()> {
     register_fonts();
     let root = BitMapBackend::new(path, (900, 480)).into_drawing_area();
     root.fill(&WHITE).map_err(plot_err)?;
-    let (x0, x1) = step_range(records);
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "Generation accuracy (shading: layer-4 phase; top strip: generation phase)",
-            ("sans-serif", 18),
-        )
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(50)
-        .build_cartesian_2d(x0..x1, 0.0..1.08)
-        .map_err(plot_err)?;
-    chart
-        .configure_mesh()
-        .x_desc("training step")
-        .y_desc("fraction correct")
-        .draw()
-        .map_err(plot_err)?;
-    for (s, e, p) in phase_spans(records, |r| r.rep_phase) {
-        chart
-            .draw_series(std::iter::once(Rectangle::new(
-                [(s, 0.0), (e, 1.0)],
-                phase_colour(p).filled(),
-            )))
-            .map_err(plot_err)?;
-    }
-    for (s, e, p) in phase_spans(records, |r| r.gen_phase) {
-        chart
-            .draw_series(std::iter::once(Rectangle::new(
-                [(s, 1.02), (e, 1.08)],
-                phase_colour(p).filled(),
-            )))
-            .map_err(plot_err)?;
-    }
     let series: [Series; 3] = [
         ("accuracy", BLACK, |r| r.accuracy),
         ("acc_x", RGBColor(30, 90, 200), |r| r.acc_x),
         ("acc_y", RGBColor(220, 90, 20), |r| r.acc_y),
     ];
-    for (name, colour, f) in series {
-        chart
-            .draw_series(LineSeries::new(
-                records.iter().map(|r| (r.step as f64, f(r))),
-                colour.stroke_width(2),
-            ))
-            .map_err(plot_err)?
-            .label(name)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
-            });
-        chart
-            .draw_series(
-                records
-                    .iter()
-                    .map(|r| Circle::new((r.step as f64, f(r)), 3, colour.filled())),
-            )
-            .map_err(plot_err)?;
-    }
-    for p in [Phase::A, Phase::B, Phase::C] {
-        let c = phase_colour(p);
-        chart
-            .draw_series(std::iter::empty::<Rectangle<(f64, f64)>>())
-            .map_err(plot_err)?
-            .label(format!("phase {p}"))
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 18, y + 5)], c.filled()));
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(plot_err)?;
+    let panel = LinePanel {
+        caption: "Generation accuracy (shading: layer-4 phase; top strip: generation phase)",
+        y: 0.0..1.08,
+        y_desc: "fraction correct",
+        series: &series,
+        markers: true,
+        legend: SeriesLabelPosition::LowerRight,
+    };
+    let underlay = |chart: &mut Chart<'_, '_>| {
+        shade_phases(chart, records, |r| r.rep_phase, (0.0, 1.0))?;
+        shade_phases(chart, records, |r| r.gen_phase, (1.02, 1.08))
+    };
+    let phase_legend = |chart: &mut Chart<'_, '_>| {
+        for p in [Phase::A, Phase::B, Phase::C] {
+            let c = phase_colour(p);
+            chart
+                .draw_series(std::iter::empty::<Rectangle<(f64, f64)>>())
+                .map_err(plot_err)?
+                .label(format!("phase {p}"))
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 18, y + 5)], c.filled()));
+        }
+        Ok(())
+    };
+    panel.draw(&root, records, underlay, phase_legend)?;
     root.present().map_err(plot_err)?;
     Ok(())
 }
@@ -162,7 +190,6 @@ pub fn plot_metrics(path: &Path, records: &[EvalRecord]) -> Result<()> {
     let root = BitMapBackend::new(path, (900, 760)).into_drawing_area();
     root.fill(&WHITE).map_err(plot_err)?;
     let (top, bottom) = root.split_vertically(400);
-    let (x0, x1) = step_range(records);
     let scores: [Series; 5] = [
         ("probe R² x", RGBColor(30, 90, 200), |r| r.r2_x),
         ("probe R² y", RGBColor(220, 90, 20), |r| r.r2_y),
@@ -172,46 +199,24 @@ pub fn plot_metrics(path: &Path, records: &[EvalRecord]) -> Result<()> {
         ("continuity", RGBColor(120, 60, 160), |r| r.continuity),
         ("Spearman ρ", BLACK, |r| r.spearman),
     ];
-    let lo = records
-        .iter()
-        .flat_map(|r| scores.iter().map(move |(_, _, f)| f(r)))
-        .filter(|v| v.is_finite())
-        .fold(0.0f64, f64::min)
-        .max(-1.0);
-    let mut chart = ChartBuilder::on(&top)
-        .caption("Layer-4 order and decodability", ("sans-serif", 18))
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(50)
-        .build_cartesian_2d(x0..x1, lo..1.02)
-        .map_err(plot_err)?;
-    chart
-        .configure_mesh()
-        .x_desc("training step")
-        .draw()
-        .map_err(plot_err)?;
-    for (name, colour, f) in scores {
-        chart
-            .draw_series(LineSeries::new(
-                records
-                    .iter()
-                    .map(|r| (r.step as f64, f(r)))
-                    .filter(|p| p.1.is_finite()),
-                colour.stroke_width(2),
-            ))
-            .map_err(plot_err)?
-            .label(name)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
-            });
+    let finite = |series: &[Series]| -> Vec<f64> {
+        records
+            .iter()
+            .flat_map(|r| series.iter().map(move |(_, _, f)| f(r)))
+            .filter(|v| v.is_finite())
+            .collect()
+    };
+    let lo = finite(&scores).into_iter().fold(0.0f64, f64::min).max(-1.0);
+    let nothing = |_: &mut Chart<'_, '_>| Ok(());
+    LinePanel {
+        caption: "Layer-4 order and decodability",
+        y: lo..1.02,
+        y_desc: "",
+        series: &scores,
+        markers: false,
+        legend: SeriesLabelPosition::LowerRight,
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(plot_err)?;
+    .draw(&top, records, nothing, nothing)?;
 
     let dims: [Series; 2] = [
         ("TwoNN intrinsic dimension", RGBColor(200, 40, 40), |r| {
@@ -221,49 +226,23 @@ pub fn plot_metrics(path: &Path, records: &[EvalRecord]) -> Result<()> {
             r.participation_ratio
         }),
     ];
-    let hi = records
-        .iter()
-        .flat_map(|r| dims.iter().map(move |(_, _, f)| f(r)))
-        .filter(|v| v.is_finite())
-        .fold(3.0f64, f64::max)
-        * 1.05;
-    let mut chart = ChartBuilder::on(&bottom)
-        .caption("Layer-4 dimension", ("sans-serif", 18))
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(50)
-        .build_cartesian_2d(x0..x1, 0.0..hi)
-        .map_err(plot_err)?;
-    chart
-        .configure_mesh()
-        .x_desc("training step")
-        .draw()
-        .map_err(plot_err)?;
-    for (name, colour, f) in dims {
+    let hi = finite(&dims).into_iter().fold(3.0f64, f64::max) * 1.05;
+    let (x0, x1) = step_range(records);
+    let two = |chart: &mut Chart<'_, '_>| {
         chart
-            .draw_series(LineSeries::new(
-                records
-                    .iter()
-                    .map(|r| (r.step as f64, f(r)))
-                    .filter(|p| p.1.is_finite()),
-                colour.stroke_width(2),
-            ))
-            .map_err(plot_err)?
-            .label(name)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
-            });
+            .draw_series(LineSeries::new(vec![(x0, 2.0), (x1, 2.0)], BLACK.mix(0.4)))
+            .map_err(plot_err)?;
+        Ok(())
+    };
+    LinePanel {
+        caption: "Layer-4 dimension",
+        y: 0.0..hi,
+        y_desc: "",
+        series: &dims,
+        markers: false,
+        legend: SeriesLabelPosition::UpperRight,
     }
-    chart
-        .draw_series(LineSeries::new(vec![(x0, 2.0), (x1, 2.0)], BLACK.mix(0.4)))
-        .map_err(plot_err)?;
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(plot_err)?;
+    .draw(&bottom, records, nothing, two)?;
     root.present().map_err(plot_err)?;
     Ok(())
 }
@@ -376,7 +355,7 @@ pub fn write_report(
     snapshots: &[Snapshot],
     summary: &RunSummary,
 ) -> Result<PathBuf> {
-    let fig_dir = out.join("figures");
+    let fig_dir = out.join(RunFile::Figures.name());
     std::fs::create_dir_all(&fig_dir).map_err(io_err(&fig_dir))?;
     let mut html = String::new();
     let _ = write!(
@@ -445,7 +424,7 @@ pub fn write_report(
         "<h2>Configuration</h2><pre>{}</pre></body></html>",
         escape(&cfg)
     );
-    let path = out.join("report.html");
+    let path = out.join(RunFile::Report.name());
     crate::io::write_atomic(&path, html.as_bytes())?;
     Ok(path)
 }
@@ -458,4 +437,43 @@ fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+}
+
+/// Writes the report of a run directory: picks up to `count` checkpoints
+/// ([`choose_snapshot_steps`]), reads their snapshots and calls [`write_report`].
+pub fn write_run_report(
+    run_dir: &RunDir,
+    records: &[EvalRecord],
+    summary: &RunSummary,
+    count: usize,
+) -> Result<PathBuf> {
+    let mut snapshots = Vec::new();
+    for step in choose_snapshot_steps(records, count) {
+        snapshots.extend(run_dir.read_snapshot(step)?);
+    }
+    write_report(run_dir.root(), records, &snapshots, summary)
+}
+
+/// Up to `count` checkpoints to show: the first, the first of each layer-4 phase, the last,
+/// then evenly spaced others; ascending.
+pub fn choose_snapshot_steps(records: &[EvalRecord], count: usize) -> Vec<u64> {
+    if records.is_empty() || count == 0 {
+        return Vec::new();
+    }
+    let mut steps: Vec<u64> = vec![records[0].step];
+    for p in [Phase::A, Phase::B, Phase::C] {
+        if let Some(r) = records.iter().find(|r| r.rep_phase == p) {
+            steps.push(r.step);
+        }
+    }
+    steps.push(records[records.len() - 1].step);
+    let mut i = 1;
+    while steps.len() < count && i < records.len() {
+        steps.push(records[i * records.len() / count].step);
+        i += 1;
+    }
+    steps.sort_unstable();
+    steps.dedup();
+    steps.truncate(count.max(2));
+    steps
 }

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// Log-spaced checkpoints (1, 2, 5 × powers of ten) plus one every `every` steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CheckpointSchedule {
     /// Include steps 0, 1, 2, 5, 10, 20, 50, …
     pub log_spaced: bool,

@@ -2,7 +2,9 @@
 //! dozen steps): every output file, the documented JSON schema, bit-identical resume, and a
 //! corrupt checkpoint refused without touching the outputs.
 
-use bump_ddpm::config::{EvalSampler, ExperimentConfig};
+use bump_ddpm::config::ExperimentConfig;
+use bump_ddpm::data::CentreSet;
+use bump_ddpm::diffusion::SamplerConfig;
 use bump_ddpm::schedule::CheckpointSchedule;
 use bump_ddpm::train::{latest_checkpoint, read_records, run, RunOptions};
 use std::collections::HashMap;
@@ -10,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 fn micro_config() -> ExperimentConfig {
     let mut cfg = ExperimentConfig::quick();
-    cfg.preset = "micro".into();
+    cfg.name = "micro".into();
     cfg.data.n = 16;
     cfg.data.dx = 2.0;
     cfg.data.dy = 2.0;
@@ -22,10 +24,13 @@ fn micro_config() -> ExperimentConfig {
         log_spaced: false,
         every: 4,
     };
-    cfg.eval.sampler = EvalSampler::Ddim;
-    cfg.eval.sample_steps = 3;
-    cfg.eval.grid_spacing = 3.0;
-    cfg.eval.grid_offset = 1.0;
+    cfg.eval.sampler = SamplerConfig::ddim(3).with_clip_sample(Some((-1.0, 1.0)));
+    cfg.eval.centres = CentreSet {
+        dx: 3.0,
+        dy: 3.0,
+        offset: [1.0, 1.0],
+        region: None,
+    };
     cfg.eval.k = 5;
     cfg.eval.snapshots = 3;
     cfg
@@ -221,7 +226,7 @@ fn corrupt_checkpoint_on_resume_is_a_clear_error_and_touches_nothing() {
 #[test]
 fn bad_configuration_is_rejected_before_any_output() {
     let mut cfg = micro_config();
-    cfg.data.sigma = -1.0;
+    cfg.data.sigma = bump_ddpm::data::Sigma::Spherical(-1.0);
     let out = tmp_dir("badcfg");
     let err = run(&cfg, &quiet(&out)).expect_err("negative sigma");
     assert!(err.to_string().contains("sigma"));

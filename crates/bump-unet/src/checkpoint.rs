@@ -152,20 +152,31 @@ pub fn write_safetensors_atomic(
     let bytes = safetensors::serialize(raw.iter().map(|(k, v)| (*k, v)), Some(meta))
         .map_err(|e| Error::InvalidArgument(format!("cannot serialise tensors: {e}")))?;
 
+    write_file_atomic(path, &bytes).map_err(io_err(path))
+}
+
+/// Writes `bytes` to `path` atomically, with the `atomic-write-file` crate: a temporary file in
+/// the same directory, fsync, rename over `path`, fsync of the directory. A crash leaves either
+/// the old file or the complete new one; a failed write leaves `path` untouched and removes the
+/// temporary file. The parent directory must exist.
+///
+/// This is the workspace's one atomic writer: checkpoints use it, and so does the `bump-ddpm`
+/// facade for every file of a run directory.
+pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     // `AtomicWriteFile::commit` (0.3) marks itself finished before it fsyncs and renames, so a
     // failure inside it leaves its temporary file behind. The likely ones are taken out of it: a
     // directory at `path` (the rename would fail) is refused before any temporary file exists,
     // and the file is fsynced here, where a failure drops the file, which removes it.
     if path.is_dir() {
-        return Err(io_err(path)(std::io::Error::new(
+        return Err(std::io::Error::new(
             std::io::ErrorKind::IsADirectory,
-            "the checkpoint path is a directory",
-        )));
+            "the path is a directory",
+        ));
     }
-    let mut file = AtomicWriteFile::open(path).map_err(io_err(path))?;
-    file.write_all(&bytes).map_err(io_err(path))?;
-    file.sync_all().map_err(io_err(path))?;
-    file.commit().map_err(io_err(path))
+    let mut file = AtomicWriteFile::open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    file.commit()
 }
 
 /// Reads every tensor and the metadata of a safetensors file onto `device`.

@@ -21,7 +21,8 @@ mod model;
 pub mod ops;
 
 pub use checkpoint::{
-    load_checkpoint, save_checkpoint, write_safetensors_atomic, CheckpointMeta, SCHEMA_VERSION,
+    load_checkpoint, save_checkpoint, write_file_atomic, write_safetensors_atomic, CheckpointMeta,
+    SCHEMA_VERSION,
 };
 pub use config::{ConditionEncoding, FrequencyRange, UNetConfig};
 pub use device::{compiled_devices, device, DeviceKind};

@@ -1,0 +1,183 @@
+//! The training loop: config → run directory, with checkpoints, resume, evaluation and the
+//! report.
+//!
+//! [`run`] is the loop only; the pieces it composes each live in their own file:
+//! [`state`] (fresh or resumed model, optimiser and EMA), [`update`] (one optimiser step on a
+//! mini-batch), `progress` (the progress bar and per-checkpoint lines) and [`summarize`]
+//! (`summary.json`). The run directory is a [`RunDir`].
+
+mod progress;
+pub mod state;
+mod summary;
+pub mod update;
+
+use crate::config::{EvalWeights, ExperimentConfig};
+use crate::eval::Evaluator;
+use crate::record::{EvalRecord, RunSummary};
+use crate::run_dir::RunDir;
+use crate::{Error, Result};
+use bump_diffusion::NoiseSchedule;
+use candle_core::Device;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::path::PathBuf;
+use std::time::Instant;
+
+pub use crate::run_dir::{latest_checkpoint, read_records};
+pub use state::TrainState;
+pub use summary::summarize;
+
+/// Where and how a run executes (not part of the experiment's identity).
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Output directory (created if needed).
+    pub out_dir: PathBuf,
+    /// Continue from the last checkpoint in `out_dir`.
+    pub resume: bool,
+    /// Compute device.
+    pub device: Device,
+    /// Draw a progress bar on stderr.
+    pub progress: bool,
+    /// Stop after this many completed steps (simulates a kill; used by the resume test).
+    pub stop_after: Option<u64>,
+}
+
+impl RunOptions {
+    /// CPU, no resume, progress bar on.
+    pub fn new(out_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            out_dir: out_dir.into(),
+            resume: false,
+            device: Device::Cpu,
+            progress: true,
+            stop_after: None,
+        }
+    }
+}
+
+/// What a finished (or stopped) run leaves behind.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// The run directory.
+    pub run_dir: RunDir,
+    /// Every evaluation record of the run, including those from before a resume.
+    pub records: Vec<EvalRecord>,
+    /// The summary (also in `summary.json`); `None` when stopped early by `stop_after`.
+    pub summary: Option<RunSummary>,
+    /// `report.html`, when the run finished.
+    pub report: Option<PathBuf>,
+    /// The last checkpoint written.
+    pub last_checkpoint: Option<PathBuf>,
+}
+
+/// Counter-based randomness: the stream for (`seed`, `purpose`, `step`) never depends on how
+/// many numbers earlier steps drew, so a resumed run draws exactly what an uninterrupted one does.
+pub(crate) fn step_rng(seed: u64, purpose: u64, step: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ purpose.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    rng.set_stream(step);
+    rng
+}
+
+/// Purposes of the counter-based streams ([`step_rng`]).
+pub(crate) const PURPOSE_TIMESTEPS: u64 = 1;
+pub(crate) const PURPOSE_NOISE: u64 = 2;
+pub(crate) const PURPOSE_SUBSAMPLE: u64 = 3;
+
+/// Trains, checkpoints and evaluates one experiment.
+///
+/// Everything that can fail on bad input (configuration, dataset, model, the checkpoint to
+/// resume from) is checked before any output is written.
+pub fn run(cfg: &ExperimentConfig, opts: &RunOptions) -> Result<RunOutcome> {
+    cfg.validate()?;
+    let run_dir = RunDir::new(&opts.out_dir);
+    let device = &opts.device;
+    let start = Instant::now();
+
+    let dataset = cfg.data.build(cfg.train.seed ^ PURPOSE_SUBSAMPLE)?;
+    let schedule = NoiseSchedule::new(&cfg.diffusion)?;
+    let mut state = if opts.resume {
+        TrainState::resume(cfg, &run_dir, device)?
+    } else {
+        TrainState::fresh(cfg, device)?
+    };
+    if !opts.resume {
+        run_dir.create()?;
+        run_dir.clear_records()?;
+    } else {
+        // Drop records written after the checkpoint we resume from (a kill between the two).
+        run_dir.rewrite_records(&state.records)?;
+        run_dir.create()?;
+    }
+    run_dir.write_config(cfg)?;
+
+    let evaluator = Evaluator::new(cfg, &schedule, device)?;
+    let mut updater = update::Updater::new(cfg, &dataset, &schedule, device)?;
+    let total = cfg.train.steps;
+    let lr = cfg.train.lr_schedule();
+    let bar = progress::bar(opts.progress, total, state.step);
+    let mut last_checkpoint = run_dir.latest_checkpoint()?.map(|(_, p)| p);
+    let resumed_at = opts.resume.then_some(state.step);
+    let wall = |state: &TrainState| state.wall_offset + start.elapsed().as_secs_f64();
+
+    loop {
+        let step = state.step;
+        if cfg.train.checkpoints.contains(step, total) && resumed_at != Some(step) {
+            let checkpoint = state.checkpoint(cfg, wall(&state));
+            last_checkpoint =
+                Some(run_dir.save_checkpoint(&checkpoint, &state.model, &state.opt, &state.ema)?);
+            let train_loss = state.take_mean_loss();
+            let ema_weights = match cfg.eval.weights {
+                EvalWeights::Raw => None,
+                EvalWeights::Ema => Some(state.ema.weights()),
+            };
+            let out = evaluator.evaluate(&state.model, ema_weights.as_ref(), step)?;
+            let record = out.record(step, train_loss, wall(&state));
+            run_dir.append_record(&record)?;
+            run_dir.write_snapshot(&out.snapshot())?;
+            progress::checkpoint_line(&bar, opts.progress, &record);
+            state.records.push(record);
+        }
+        if step >= total || opts.stop_after.is_some_and(|s| step >= s) {
+            break;
+        }
+        let loss = updater.step(&mut state, lr.at(step))?;
+        if !loss.is_finite() {
+            bar.abandon();
+            return Err(Error::NonFiniteLoss {
+                step,
+                loss,
+                last_good: last_checkpoint,
+            });
+        }
+        bar.set_position(state.step);
+        bar.set_message(format!("loss {loss:.4}"));
+    }
+    bar.finish_and_clear();
+
+    if opts.stop_after.is_some_and(|s| s < total) {
+        return Ok(RunOutcome {
+            run_dir,
+            records: state.records,
+            summary: None,
+            report: None,
+            last_checkpoint,
+        });
+    }
+    let summary = summarize(
+        cfg,
+        &state.records,
+        state.model.parameter_count(),
+        wall(&state),
+        &last_checkpoint,
+    )?;
+    run_dir.write_summary(&summary)?;
+    let report =
+        crate::report::write_run_report(&run_dir, &state.records, &summary, cfg.eval.snapshots)?;
+    Ok(RunOutcome {
+        run_dir,
+        records: state.records,
+        summary: Some(summary),
+        report: Some(report),
+        last_checkpoint,
+    })
+}
