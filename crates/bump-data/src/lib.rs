@@ -35,5 +35,7 @@ pub use render::{
     render_bumps_max, render_image, render_into, ExtendedCanvas, Pattern, Polarity, RenderConfig,
     Sigma,
 };
-pub use score::{score_batch, score_image, FailureClass, ImageScore, ScoreConfig, ScoreReport};
+pub use score::{
+    score_batch, score_image, FailureClass, ImageScore, ScoreConfig, ScoreReport, TOLERANCE_SLACK,
+};
 pub use split::{split, Corner, Edge, HeldOut, Interval, Section, Split};

@@ -65,9 +65,13 @@ fn scorer_counts_and_centroids_match_scipy_ndimage() {
         let img: Vec<f32> = f64s(&case["image"]).iter().map(|&v| v as f32).collect();
         for (key, expect) in case["results"].as_object().unwrap() {
             let min_area: usize = key.parse().unwrap();
-            // scipy.ndimage.label is the plain component count (no peak splitting).
+            // scipy.ndimage.label is the plain component count (no peak splitting) at half of A;
+            // the reference also uses the empty threshold 0.3 and no absolute extra-bump level
+            // (1.0 turns it off).
             let sc = ScoreConfig::default()
                 .with_min_area(min_area)
+                .with_min_amplitude(0.3)
+                .with_extra_bump_min_amplitude(1.0)
                 .with_split_merged_peaks(false)
                 .with_refine(false);
             let s = score_image(&img, n, [0.0, 0.0], &sc).unwrap();

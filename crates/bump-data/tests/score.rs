@@ -1,8 +1,8 @@
 //! Scorer acceptance tests (issue 2, "scoring generated images").
 
 use bump_data::{
-    render_bumps_max, render_image, score_batch, score_image, FailureClass, ImageScore, Pattern,
-    Polarity, RenderConfig, ScoreConfig,
+    render_bumps_max, render_image, score_batch, score_image, Error, FailureClass, ImageScore,
+    Pattern, Polarity, RenderConfig, ScoreConfig, ScoreReport,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -249,6 +249,10 @@ fn batch_report_aggregates_exactly() {
     assert!((r.multi_bump_rate - 0.2).abs() < 1e-12);
     assert!((r.empty_rate - 0.2).abs() < 1e-12);
     assert!((r.single_wrong_rate - 0.2).abs() < 1e-12);
+    assert_eq!(r.malformed_rate, 0.0);
+    // Tight per-axis: x within 0.5 px for images 0 and 4, y for images 0 and 1.
+    assert!((r.acc_x_tight - 0.4).abs() < 1e-12);
+    assert!((r.acc_y_tight - 0.4).abs() < 1e-12);
     assert!((r.mean_abs_dx.unwrap() - 2.0 / 3.0).abs() < 1e-3);
     assert!((r.mean_abs_dy.unwrap() - 0.2).abs() < 1e-3);
     let classes: Vec<_> = r.per_image.iter().map(|s| s.failure).collect();
@@ -397,4 +401,606 @@ fn merged_components_split_by_peaks() {
         let s = score_image(&img, 32, [10.0, 16.0], &ScoreConfig::default()).unwrap();
         assert_eq!(s.count, 2, "offset {off}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The stricter rule: malformed bumps, absolute extra-bump level, tight tolerance.
+// ---------------------------------------------------------------------------------------------
+
+fn t32(c: [f64; 2]) -> [f32; 2] {
+    [c[0] as f32, c[1] as f32]
+}
+
+/// Dark-on-bright [−1, 1] image from per-pixel intensities g ∈ [0, 1].
+fn from_intensity(g: impl Fn(f64, f64) -> f64) -> Vec<f32> {
+    (0..32 * 32)
+        .map(|i| (1.0 - 2.0 * g((i % 32) as f64, (i / 32) as f64)) as f32)
+        .collect()
+}
+
+/// A full bump at `a` and a second bump of relative amplitude `weak` at `b`, both of width σ,
+/// combined by the maximum of their intensities.
+fn bump_pair(sigma: f64, a: [f64; 2], b: [f64; 2], weak: f64) -> Vec<f32> {
+    let g = |c: [f64; 2], x: f64, y: f64| {
+        (-((x - c[0]).powi(2) + (y - c[1]).powi(2)) / (2.0 * sigma * sigma)).exp()
+    };
+    from_intensity(|x, y| g(a, x, y).max(weak * g(b, x, y)))
+}
+
+fn rates_sum(r: &ScoreReport) -> f64 {
+    r.accuracy + r.single_wrong_rate + r.malformed_rate + r.multi_bump_rate + r.empty_rate
+}
+
+#[test]
+fn blurry_blob_at_the_target_is_malformed() {
+    // σ_render = 3σ at exactly the target: the old rule (any fitted σ > 0.05) called it correct.
+    for sigma in [1.0, 1.5, 2.0] {
+        let data = RenderConfig::default().with_sigma(sigma);
+        let sc = ScoreConfig::for_render(&data);
+        for c in [[16.0, 16.0], [16.5, 15.5], [10.3, 20.8]] {
+            let img = render_image(&data.with_sigma(3.0 * sigma), Pattern::Bump, c).unwrap();
+            let s = score_image(&img, 32, t32(c), &sc).unwrap();
+            assert_eq!(s.count, 1, "sigma {sigma} {c:?}: {s:?}");
+            assert_eq!(
+                s.failure,
+                FailureClass::Malformed,
+                "sigma {sigma} {c:?}: {s:?}"
+            );
+            assert!(!s.correct && !s.correct_tight && !s.x_ok && !s.y_ok);
+            // The fit measures the blob's real width, and the centre is still reported.
+            let w = s.sigma.unwrap();
+            assert!(s.refined, "sigma {sigma} {c:?}: {s:?}");
+            assert!((w[0] - 3.0 * sigma).abs() < 1e-3 && (w[1] - 3.0 * sigma).abs() < 1e-3);
+            let e = s.error.unwrap();
+            assert!(e[0].abs() < 1e-3 && e[1].abs() < 1e-3, "{e:?}");
+            // Without refinement the moment fallback reaches the same verdict.
+            let s = score_image(&img, 32, t32(c), &sc.with_refine(false)).unwrap();
+            assert_eq!(
+                s.failure,
+                FailureClass::Malformed,
+                "no fit, sigma {sigma} {c:?}"
+            );
+            assert!(s.sigma.unwrap()[0] > 2.0 * sigma, "{s:?}");
+        }
+        // Twice as wide is the edge of the accepted range; 2.5σ is outside.
+        let img = render_image(&data.with_sigma(2.5 * sigma), Pattern::Bump, [16.0, 16.0]).unwrap();
+        let s = score_image(&img, 32, [16.0, 16.0], &sc).unwrap();
+        assert_eq!(s.failure, FailureClass::Malformed, "sigma {sigma}");
+        // Narrower than half: σ/3 (σ = 1.5 and 2 only; σ/3 = 0.33 is below the pixel grid).
+        if sigma >= 1.5 {
+            let img =
+                render_image(&data.with_sigma(sigma / 3.0), Pattern::Bump, [16.0, 16.0]).unwrap();
+            let s = score_image(&img, 32, [16.0, 16.0], &sc).unwrap();
+            assert_eq!(
+                s.failure,
+                FailureClass::Malformed,
+                "narrow, sigma {sigma}: {s:?}"
+            );
+        }
+    }
+    // A fit rejected for moving too far (the wide blob cut by the corner) falls back to the
+    // component's moments, which still see a blob about 3 px wide for σ = 1.5 data.
+    let data = RenderConfig::default().with_sigma(1.5);
+    let img = render_image(&data.with_sigma(4.5), Pattern::Bump, [0.5, 30.8]).unwrap();
+    let s = score_image(&img, 32, [0.5, 30.8], &ScoreConfig::for_render(&data)).unwrap();
+    assert!(!s.refined, "{s:?}");
+    assert_eq!(s.failure, FailureClass::Malformed, "{s:?}");
+    // ScoreConfig::default() knows no σ, so it skips the width check (documented): the blob
+    // at the target is correct there.
+    let img = render_image(&data.with_sigma(4.5), Pattern::Bump, [16.0, 16.0]).unwrap();
+    let s = score_image(&img, 32, [16.0, 16.0], &ScoreConfig::default()).unwrap();
+    assert_eq!(s.failure, FailureClass::Correct);
+}
+
+#[test]
+fn faint_bump_is_malformed() {
+    // σ correct, amplitude 0.3 of full contrast: rendered with the range squeezed to the upper
+    // 30 % (dark-on-bright: background 1, centre 0.4) or the lower 30 % (bright-on-dark).
+    for sigma in [1.0, 1.5] {
+        for polarity in [Polarity::DarkOnBright, Polarity::BrightOnDark] {
+            let data = RenderConfig::default()
+                .with_sigma(sigma)
+                .with_polarity(polarity);
+            let (lo, hi) = match polarity {
+                Polarity::DarkOnBright => (0.4, 1.0),
+                Polarity::BrightOnDark => (-1.0, -0.4),
+            };
+            let sc = ScoreConfig::for_render(&data);
+            // Half-pixel centres only for σ = 1.5: for σ = 1 their brightest pixel is
+            // 0.3·e^(−1/4) = 0.23 < min_amplitude, so the image is empty (also not correct).
+            let mut centres = vec![[16.0, 16.0], [3.0, 28.0]];
+            if sigma > 1.0 {
+                centres.push([16.5, 15.5]);
+            }
+            for c in centres {
+                let img = render_image(&data.with_range(lo, hi), Pattern::Bump, c).unwrap();
+                let s = score_image(&img, 32, t32(c), &sc).unwrap();
+                assert_eq!(s.count, 1, "{sigma} {polarity:?} {c:?}: {s:?}");
+                assert_eq!(
+                    s.failure,
+                    FailureClass::Malformed,
+                    "{sigma} {polarity:?} {c:?}"
+                );
+                assert!((s.bump_amplitude.unwrap() - 0.3).abs() < 1e-3, "{s:?}");
+                assert!(!s.correct && !s.x_ok && !s.y_ok);
+                // The amplitude check needs no σ: ScoreConfig::default() agrees.
+                if polarity == Polarity::DarkOnBright {
+                    let s = score_image(&img, 32, t32(c), &ScoreConfig::default()).unwrap();
+                    assert_eq!(s.failure, FailureClass::Malformed);
+                }
+            }
+            // At 0.6 of full contrast it is a bump (the limit is 0.5).
+            let (lo, hi) = match polarity {
+                Polarity::DarkOnBright => (-0.2, 1.0),
+                Polarity::BrightOnDark => (-1.0, 0.2),
+            };
+            let img = render_image(&data.with_range(lo, hi), Pattern::Bump, [9.5, 20.0]).unwrap();
+            let s = score_image(&img, 32, [9.5, 20.0], &sc).unwrap();
+            assert_eq!(
+                s.failure,
+                FailureClass::Correct,
+                "{sigma} {polarity:?}: {s:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn faint_second_bump_makes_the_image_multi_bump() {
+    // A correct bump plus a second at 40 % amplitude 6 px away: the old relative rule (half of
+    // the strongest) did not count it; the absolute level 0.25 does.
+    for sigma in [1.0, 1.5] {
+        let sc = ScoreConfig::for_render(&RenderConfig::default().with_sigma(sigma));
+        let h = 6.0 / 2f64.sqrt();
+        for a in [[16.0, 16.0], [12.5, 17.5], [10.3, 9.6]] {
+            for d in [[6.0, 0.0], [0.0, 6.0], [-6.0, 0.0], [h, -h]] {
+                let b = [a[0] + d[0], a[1] + d[1]];
+                let img = bump_pair(sigma, a, b, 0.4);
+                let s = score_image(&img, 32, t32(a), &sc).unwrap();
+                assert_eq!(
+                    (s.count, s.count_peaks),
+                    (2, 2),
+                    "{sigma} {a:?} {b:?}: {s:?}"
+                );
+                assert_eq!(s.failure, FailureClass::MultiBump);
+                assert!(!s.correct && !s.x_ok && !s.y_ok);
+                // Relative rule only (absolute level off): one bump, correct.
+                let old =
+                    score_image(&img, 32, t32(a), &sc.with_extra_bump_min_amplitude(1.0)).unwrap();
+                assert_eq!((old.count, old.failure), (1, FailureClass::Correct));
+                // A second bump at 20 % is below the absolute level: still one correct bump.
+                let img = bump_pair(sigma, a, b, 0.2);
+                let s = score_image(&img, 32, t32(a), &sc).unwrap();
+                assert_eq!(
+                    (s.count, s.count_peaks),
+                    (1, 1),
+                    "{sigma} {a:?} {b:?}: {s:?}"
+                );
+                assert_eq!(s.failure, FailureClass::Correct);
+            }
+        }
+    }
+    // The absolute level also counts a faint third bump beside two strong ones.
+    let img = from_intensity(|x, y| {
+        let g = |cx: f64, cy: f64| (-((x - cx).powi(2) + (y - cy).powi(2)) / 2.0).exp();
+        g(6.0, 6.0).max(g(24.0, 6.0)).max(0.4 * g(15.0, 25.0))
+    });
+    let s = score_image(&img, 32, [6.0, 6.0], &ScoreConfig::default()).unwrap();
+    assert_eq!((s.count, s.count_peaks), (3, 3));
+}
+
+#[test]
+fn neighbouring_condition_is_correct_at_tau_1_but_not_at_tight_tolerance() {
+    // On the default 1-px training lattice the neighbouring condition is exactly 1 px away:
+    // τ = 1 accepts it, τ = 0.5 does not.
+    let mut images = Vec::new();
+    let mut targets = Vec::new();
+    for sigma in [1.0, 1.5] {
+        let data = RenderConfig::default().with_sigma(sigma);
+        let sc = ScoreConfig::for_render(&data);
+        for c in [[16.0, 16.0], [10.5, 20.5], [1.0, 30.0]] {
+            let img = render_image(&data, Pattern::Bump, c).unwrap();
+            for d in [[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]] {
+                let t = [c[0] + d[0], c[1] + d[1]];
+                let s = score_image(&img, 32, t32(t), &sc).unwrap();
+                assert!(s.correct && !s.correct_tight, "{sigma} {c:?} {t:?}: {s:?}");
+                assert_eq!(s.failure, FailureClass::Correct);
+                assert_eq!((s.x_ok_tight, s.y_ok_tight), (d[0] == 0.0, d[1] == 0.0));
+                if sigma == 1.0 {
+                    images.extend_from_slice(&img);
+                    targets.push(t32(t));
+                }
+            }
+        }
+    }
+    let r = score_batch(&images, 32, &targets, &ScoreConfig::default()).unwrap();
+    assert_eq!(r.count, 9);
+    assert_eq!((r.accuracy, r.accuracy_tight), (1.0, 0.0));
+    assert!((r.acc_x_tight - 1.0 / 3.0).abs() < 1e-12);
+    assert!((r.acc_y_tight - 1.0 / 3.0).abs() < 1e-12);
+    // 1.01 px is outside τ = 1 (the slack is only for float rounding).
+    let img = render_image(&RenderConfig::default(), Pattern::Bump, [16.0, 16.0]).unwrap();
+    let s = score_image(&img, 32, [17.01, 16.0], &ScoreConfig::default()).unwrap();
+    assert_eq!(s.failure, FailureClass::SingleWrong);
+}
+
+#[test]
+fn correct_bumps_stay_correct_under_the_strict_rule() {
+    for sigma in [1.0, 1.5] {
+        let data = RenderConfig::default().with_sigma(sigma);
+        let sc = ScoreConfig::for_render(&data);
+        assert_eq!(sc.expected_sigma, Some((sigma, sigma)));
+        for c in [
+            [16.0, 16.0],
+            [16.5, 15.5],
+            [7.0, 23.5],
+            [0.5, 31.0],
+            [20.3, 4.6],
+        ] {
+            let img = render_image(&data, Pattern::Bump, c).unwrap();
+            let s = score_image(&img, 32, t32(c), &sc).unwrap();
+            assert_eq!(s.failure, FailureClass::Correct, "{sigma} {c:?}: {s:?}");
+            assert!(s.correct_tight && s.refined);
+            let (w, p) = (s.sigma.unwrap(), s.sigma_principal.unwrap());
+            for v in w.iter().chain(&p) {
+                assert!((v - sigma).abs() < 1e-4, "{sigma} {c:?}: {s:?}");
+            }
+            assert!((s.bump_amplitude.unwrap() - 1.0).abs() < 1e-4, "{s:?}");
+            // The moment fallback (no fit) keeps them correct as well.
+            let s = score_image(&img, 32, t32(c), &sc.with_refine(false)).unwrap();
+            assert_eq!(
+                s.failure,
+                FailureClass::Correct,
+                "no fit, {sigma} {c:?}: {s:?}"
+            );
+            assert!(!s.refined);
+        }
+    }
+    // Anisotropic data: the right orientation is correct, the swapped one malformed.
+    let data = RenderConfig::default().with_sigma_xy(1.0, 2.5);
+    let sc = ScoreConfig::for_render(&data);
+    let img = render_image(&data, Pattern::Bump, [12.0, 18.5]).unwrap();
+    let s = score_image(&img, 32, [12.0, 18.5], &sc).unwrap();
+    assert_eq!(s.failure, FailureClass::Correct, "{s:?}");
+    let w = s.sigma.unwrap();
+    assert!(
+        (w[0] - 1.0).abs() < 1e-4 && (w[1] - 2.5).abs() < 1e-4,
+        "{w:?}"
+    );
+    let swapped = RenderConfig::default().with_sigma_xy(2.5, 1.0);
+    let img = render_image(&swapped, Pattern::Bump, [12.0, 18.5]).unwrap();
+    let s = score_image(&img, 32, [12.0, 18.5], &sc).unwrap();
+    assert_eq!(s.failure, FailureClass::Malformed, "{s:?}");
+    // k = 4 (exp(−d²/(4σ²))) is a Gaussian of width σ·√2 in the scorer's 2σ² convention.
+    let data = RenderConfig::default().with_exponent_denominator_factor(4.0);
+    let sc = ScoreConfig::for_render(&data);
+    let (ex, ey) = sc.expected_sigma.unwrap();
+    assert!((ex - 2f64.sqrt()).abs() < 1e-12 && (ey - 2f64.sqrt()).abs() < 1e-12);
+    let img = render_image(&data, Pattern::Bump, [16.0, 16.0]).unwrap();
+    let s = score_image(&img, 32, [16.0, 16.0], &sc).unwrap();
+    assert_eq!(s.failure, FailureClass::Correct);
+    assert!((s.sigma.unwrap()[0] - 2f64.sqrt()).abs() < 1e-4);
+    // for_sigma sets the expected σ too.
+    assert_eq!(ScoreConfig::for_sigma(2.0).expected_sigma, Some((2.0, 2.0)));
+    assert_eq!(ScoreConfig::default().expected_sigma, None);
+}
+
+#[test]
+fn elongated_blob_at_an_angle_is_malformed() {
+    // Principal widths 2.5 and 0.6 at 45°: both marginal widths are √((2.5² + 0.6²)/2) = 1.82,
+    // inside [0.5, 2] for σ = 1, so only the principal-width check catches it.
+    let (major, minor) = (2.5f64, 0.6f64);
+    let (a, b) = (1.0 / (major * major), 1.0 / (minor * minor));
+    let c = [15.3, 16.6];
+    let img = from_intensity(|x, y| {
+        let (u, v) = (
+            (x - c[0] + y - c[1]) / 2f64.sqrt(),
+            (x - c[0] - y + c[1]) / 2f64.sqrt(),
+        );
+        (-0.5 * (a * u * u + b * v * v)).exp()
+    });
+    let sc = ScoreConfig::for_render(&RenderConfig::default());
+    let s = score_image(&img, 32, t32(c), &sc).unwrap();
+    assert_eq!(s.count, 1, "{s:?}");
+    assert_eq!(s.failure, FailureClass::Malformed, "{s:?}");
+    let (w, p) = (s.sigma.unwrap(), s.sigma_principal.unwrap());
+    let marginal = ((major * major + minor * minor) / 2.0).sqrt();
+    assert!(
+        (w[0] - marginal).abs() < 1e-3 && (w[1] - marginal).abs() < 1e-3,
+        "{w:?}"
+    );
+    assert!(
+        (p[0] - minor).abs() < 1e-3 && (p[1] - major).abs() < 1e-3,
+        "{p:?}"
+    );
+}
+
+#[test]
+fn stripes_are_malformed_not_correct() {
+    // Before: one component, one peak (the plateau's first pixel), the centroid at the middle
+    // of the stripe: "correct" for a target on that line. Now the stripe's long axis is ~16 px
+    // wide (moment fallback; the fit window cannot hold it and the fit is rejected): malformed.
+    for sigma in [1.0, 1.5] {
+        let data = RenderConfig::default().with_sigma(sigma);
+        let sc = ScoreConfig::for_render(&data);
+        for (pattern, target) in [
+            (Pattern::VerticalStripe, [10.0, 15.5]),
+            (Pattern::VerticalStripe, [10.0, 16.0]),
+            (Pattern::HorizontalStripe, [15.5, 10.0]),
+        ] {
+            let img = render_image(&data, pattern, [10.0, 10.0]).unwrap();
+            for cfg in [sc, sc.with_refine(false)] {
+                let s = score_image(&img, 32, t32(target), &cfg).unwrap();
+                assert_eq!(s.count, 1, "{sigma} {pattern:?}: {s:?}");
+                assert_eq!(
+                    s.failure,
+                    FailureClass::Malformed,
+                    "{sigma} {pattern:?}: {s:?}"
+                );
+                assert!(!s.correct);
+                assert!(s.sigma_principal.unwrap()[1] > 10.0, "{s:?}");
+            }
+        }
+        // ScoreConfig::default() knows no σ and still takes the stripe for a bump (documented).
+        let img = render_image(&data, Pattern::VerticalStripe, [10.0, 10.0]).unwrap();
+        let s = score_image(&img, 32, [10.0, 15.5], &ScoreConfig::default()).unwrap();
+        assert_eq!(s.failure, FailureClass::Correct);
+    }
+}
+
+#[test]
+fn rates_partition_every_batch() {
+    let data = RenderConfig::default();
+    let sc = ScoreConfig::for_render(&data);
+    let mut images = Vec::new();
+    let mut targets = Vec::new();
+    let mut push = |img: Vec<f32>, t: [f64; 2]| {
+        images.extend(img);
+        targets.push(t32(t));
+    };
+    push(
+        render_image(&data, Pattern::Bump, [10.0, 10.0]).unwrap(),
+        [10.0, 10.0],
+    ); // correct
+    push(
+        render_image(&data, Pattern::Bump, [20.5, 7.0]).unwrap(),
+        [20.5, 7.0],
+    ); // correct
+    push(
+        render_image(&data, Pattern::Bump, [12.0, 10.0]).unwrap(),
+        [15.0, 10.0],
+    ); // wrong
+    let blurry = data.with_sigma(3.0);
+    push(
+        render_image(&blurry, Pattern::Bump, [16.0, 16.0]).unwrap(),
+        [16.0, 16.0],
+    ); // malformed
+    push(
+        render_image(&blurry, Pattern::Bump, [5.0, 5.0]).unwrap(),
+        [25.0, 25.0],
+    ); // malformed
+    let faint = data.with_range(0.4, 1.0);
+    push(
+        render_image(&faint, Pattern::Bump, [8.0, 8.0]).unwrap(),
+        [8.0, 8.0],
+    ); // malformed
+    push(
+        render_image(&data, Pattern::VerticalStripe, [9.0, 0.0]).unwrap(),
+        [9.0, 15.5],
+    ); // malformed
+    push(
+        bump_pair(1.0, [16.0, 16.0], [22.0, 16.0], 0.4),
+        [16.0, 16.0],
+    ); // multi
+    push(
+        render_bumps_max(&data, &[[5.0, 5.0], [25.0, 25.0]]).unwrap(),
+        [5.0, 5.0],
+    ); // multi
+    push(vec![1.0; 1024], [3.0, 3.0]); // empty
+    let r = score_batch(&images, 32, &targets, &sc).unwrap();
+    use FailureClass::*;
+    let classes: Vec<_> = r.per_image.iter().map(|s| s.failure).collect();
+    assert_eq!(
+        classes,
+        [
+            Correct,
+            Correct,
+            SingleWrong,
+            Malformed,
+            Malformed,
+            Malformed,
+            Malformed,
+            MultiBump,
+            MultiBump,
+            Empty
+        ]
+    );
+    for (rate, k) in [
+        (r.accuracy, 2.0),
+        (r.single_wrong_rate, 1.0),
+        (r.malformed_rate, 4.0),
+        (r.multi_bump_rate, 2.0),
+        (r.empty_rate, 1.0),
+    ] {
+        assert!((rate - k / 10.0).abs() < 1e-12, "{rate} vs {k}/10: {r:?}");
+    }
+    assert!((rates_sum(&r) - 1.0).abs() < 1e-12);
+    // Malformed images are single-bump images but never correct, also per axis.
+    assert_eq!(r.single_count, 7);
+    // (The single-wrong image is off in x only, so its y counts.)
+    assert!((r.acc_x - 0.2).abs() < 1e-12 && (r.acc_y - 0.3).abs() < 1e-12);
+    assert!((r.accuracy_single.unwrap() - 2.0 / 7.0).abs() < 1e-12);
+
+    // Seeded mixtures of bumps of random width, amplitude and count, plus noise: every batch's
+    // rates sum to 1 and each image's class agrees with its flags.
+    use rand::Rng;
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    for _ in 0..5 {
+        let mut images = Vec::new();
+        let mut targets = Vec::new();
+        for _ in 0..40 {
+            let k = rng.random_range(0..3usize);
+            let width = rng.random_range(0.4..4.0);
+            let amp: f64 = rng.random_range(0.1..1.0);
+            let centres: Vec<[f64; 2]> = (0..k)
+                .map(|_| [rng.random_range(0.0..31.0), rng.random_range(0.0..31.0)])
+                .collect();
+            let noise: f64 = rng.random_range(0.0..0.1);
+            let mut img = vec![0.0f64; 1024];
+            for c in &centres {
+                for (i, v) in img.iter_mut().enumerate() {
+                    let (x, y) = ((i % 32) as f64, (i / 32) as f64);
+                    let g =
+                        (-((x - c[0]).powi(2) + (y - c[1]).powi(2)) / (2.0 * width * width)).exp();
+                    *v = v.max(amp * g);
+                }
+            }
+            for v in &img {
+                let z: f64 = StandardNormal.sample(&mut rng);
+                images.push((1.0 - 2.0 * (v + noise * z)) as f32);
+            }
+            let t = centres.first().copied().unwrap_or([16.0, 16.0]);
+            targets.push(t32([t[0] + rng.random_range(-1.5..1.5), t[1]]));
+        }
+        let r = score_batch(&images, 32, &targets, &sc).unwrap();
+        assert!((rates_sum(&r) - 1.0).abs() < 1e-12, "{}", rates_sum(&r));
+        for s in &r.per_image {
+            assert_eq!(s.correct, s.failure == Correct, "{s:?}");
+            assert!(!(s.failure == Malformed && (s.x_ok || s.y_ok || s.correct_tight)));
+            assert_eq!(
+                s.count == 1,
+                s.error.is_some() || s.failure == Malformed,
+                "{s:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn faint_peak_beside_a_dropped_component_is_malformed() {
+    // min_area 2 drops the strong σ = 0.5 bump (a one-pixel component); the faint bump far away
+    // is then the only one counted, with no component to measure: malformed, not a panic.
+    let strong = [8.0, 8.0];
+    let weak = [24.0, 24.0];
+    let img = from_intensity(|x, y| {
+        let g = |c: [f64; 2]| (-((x - c[0]).powi(2) + (y - c[1]).powi(2)) / 0.5).exp();
+        g(strong).max(0.4 * g(weak))
+    });
+    let sc = ScoreConfig::for_sigma(0.5).with_min_area(2);
+    let s = score_image(&img, 32, t32(weak), &sc).unwrap();
+    assert_eq!((s.count, s.failure), (1, FailureClass::Malformed), "{s:?}");
+    assert!(s.centre.is_none() && !s.correct);
+}
+
+#[test]
+fn new_score_settings_are_validated() {
+    let img = vec![0.0f32; 1024];
+    let sc = ScoreConfig::default();
+    for (bad, needle) in [
+        (
+            sc.with_extra_bump_min_amplitude(0.0),
+            "extra_bump_min_amplitude",
+        ),
+        (
+            sc.with_extra_bump_min_amplitude(f64::NAN),
+            "extra_bump_min_amplitude",
+        ),
+        (sc.with_expected_sigma(Some((0.0, 1.0))), "expected_sigma"),
+        (
+            sc.with_expected_sigma(Some((1.0, f64::INFINITY))),
+            "expected_sigma",
+        ),
+        (sc.with_sigma_ratio_range(0.6, 0.9), "sigma_ratio_range"),
+        (sc.with_sigma_ratio_range(0.0, 2.0), "sigma_ratio_range"),
+        (
+            sc.with_sigma_ratio_range(0.5, f64::INFINITY),
+            "sigma_ratio_range",
+        ),
+        (sc.with_expected_amplitude(-1.0), "expected_amplitude"),
+        (sc.with_min_amplitude_ratio(1.5), "min_amplitude_ratio"),
+    ] {
+        match score_image(&img, 32, [1.0, 1.0], &bad) {
+            Err(Error::InvalidArgument(m)) => assert!(m.contains(needle), "{m}"),
+            other => panic!("{bad:?}: {other:?}"),
+        }
+    }
+    let msg = sc
+        .with_min_amplitude_ratio(1.5)
+        .validate()
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("[0, 1]") && msg.contains("1.5"), "{msg}");
+    assert!(ScoreConfig::for_render(&RenderConfig::default())
+        .validate()
+        .is_ok());
+}
+
+#[test]
+fn score_config_files_without_the_new_fields_still_read() {
+    // A configuration written before the strict rule (no extra_bump_min_amplitude,
+    // expected_sigma, sigma_ratio_range, expected_amplitude, min_amplitude_ratio) reads with the
+    // defaults, i.e. without a width check.
+    let mut v = serde_json::to_value(ScoreConfig::default().with_min_amplitude(0.3)).unwrap();
+    let map = v.as_object_mut().unwrap();
+    for key in [
+        "extra_bump_min_amplitude",
+        "expected_sigma",
+        "sigma_ratio_range",
+        "expected_amplitude",
+        "min_amplitude_ratio",
+        "split_merged_peaks",
+    ] {
+        map.remove(key);
+    }
+    let old: ScoreConfig = serde_json::from_value(v).unwrap();
+    assert_eq!(old, ScoreConfig::default().with_min_amplitude(0.3));
+    // JSON and TOML round trips, with and without an expected σ.
+    for sc in [
+        ScoreConfig::default(),
+        ScoreConfig::for_render(&RenderConfig::default().with_sigma_xy(1.0, 2.0)),
+    ] {
+        let back: ScoreConfig = serde_json::from_str(&serde_json::to_string(&sc).unwrap()).unwrap();
+        assert_eq!(back, sc);
+        let back: ScoreConfig = toml::from_str(&toml::to_string(&sc).unwrap()).unwrap();
+        assert_eq!(back, sc);
+    }
+    // Reports written before malformed_rate and the tight per-axis rates also read.
+    let r = score_batch(&[], 32, &[], &ScoreConfig::default()).unwrap();
+    let mut v = serde_json::to_value(&r).unwrap();
+    for key in ["malformed_rate", "acc_x_tight", "acc_y_tight"] {
+        v.as_object_mut().unwrap().remove(key);
+    }
+    let back: ScoreReport = serde_json::from_value(v).unwrap();
+    assert_eq!(back, r);
+}
+
+#[test]
+fn pixel_noise_sensitivity_of_the_absolute_level() {
+    // Correct bumps plus independent pixel noise of sd s (w units): the absolute level 0.25
+    // tolerates s = 0.05 and fails at s = 0.1 (noise maxima ≥ 0.25 become extra bumps), where
+    // the relative-only level (0.5·A) still scores every image correct.
+    let data = RenderConfig::default();
+    let sc = ScoreConfig::for_render(&data);
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let mut noisy = |sd: f64| {
+        let mut images = Vec::new();
+        let mut targets = Vec::new();
+        for i in 0..200 {
+            let c = [4.0 + (i % 24) as f64, 4.0 + (i / 24) as f64];
+            for v in render_image(&data, Pattern::Bump, c).unwrap() {
+                let z: f64 = StandardNormal.sample(&mut rng);
+                images.push(v - (2.0 * sd * z) as f32);
+            }
+            targets.push(t32(c));
+        }
+        let strict = score_batch(&images, 32, &targets, &sc).unwrap();
+        let relative = sc.with_extra_bump_min_amplitude(1.0);
+        let relative = score_batch(&images, 32, &targets, &relative).unwrap();
+        (strict, relative)
+    };
+    let (strict, relative) = noisy(0.05);
+    assert_eq!((strict.accuracy, relative.accuracy), (1.0, 1.0));
+    let (strict, relative) = noisy(0.1);
+    assert!(strict.multi_bump_rate > 0.9, "{}", strict.multi_bump_rate);
+    assert_eq!(relative.accuracy, 1.0);
 }

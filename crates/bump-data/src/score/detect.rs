@@ -11,6 +11,10 @@ pub(super) struct Component {
     pub(super) sum_w: f64,
     pub(super) sum_wx: f64,
     pub(super) sum_wy: f64,
+    /// Second moments `Σ w·x²`, `Σ w·x·y`, `Σ w·y²` (unwrapped coordinates).
+    pub(super) sum_wxx: f64,
+    pub(super) sum_wxy: f64,
+    pub(super) sum_wyy: f64,
     pub(super) peak: usize,
 }
 
@@ -86,6 +90,9 @@ pub(super) fn components(
             sum_w: 0.0,
             sum_wx: 0.0,
             sum_wy: 0.0,
+            sum_wxx: 0.0,
+            sum_wxy: 0.0,
+            sum_wyy: 0.0,
             peak: start,
         };
         while let Some(p) = stack.pop() {
@@ -96,6 +103,9 @@ pub(super) fn components(
             c.sum_w += w[p];
             c.sum_wx += w[p] * ux;
             c.sum_wy += w[p] * uy;
+            c.sum_wxx += w[p] * ux * ux;
+            c.sum_wxy += w[p] * ux * uy;
+            c.sum_wyy += w[p] * uy * uy;
             if w[p] > w[c.peak] {
                 c.peak = p;
             }

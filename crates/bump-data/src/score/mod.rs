@@ -1,21 +1,42 @@
 //! Scoring generated bump images (our rule; the papers never publish theirs).
 //!
-//! Steps, each constant in [`ScoreConfig`]:
+//! Steps, each constant in [`ScoreConfig`] (defaults in brackets, all ours):
 //! 1. Map pixels to `[0, 1]` (clamped) and apply the polarity so the bump is bright: `w`
-//!    (non-finite pixels get `w = 0`, no bump intensity). Subtract the median (background) and take the amplitude `A = max w`.
-//! 2. If `A < min_amplitude` the count is 0.
-//! 3. Count bumps two ways: (a, canonical) 8-connected components of `{w ≥ f·A}` with at least
-//!    `min_area` pixels, where a component holding k ≥ 2 of the peaks of (b) counts k
-//!    (`split_merged_peaks`, default on); (b) local maxima `≥ f·A` after non-maximum suppression
-//!    at `nms_radius`.
-//! 4. Centre: intensity-weighted centroid of `w` over the single component, optionally refined by a
-//!    5-parameter Gaussian least-squares fit (μx, μy, σ, amplitude, offset) on a small window.
-//! 5. Correct iff count = 1 and `|x̂ − μx| ≤ τ` and `|ŷ − μy| ≤ τ` (also reported at `tight_tolerance`).
-//! 6. [`ScoreReport`] aggregates a batch.
+//!    (non-finite pixels get `w = 0`, no bump intensity). Subtract the median (background) and
+//!    take the amplitude `A = max w`. A full-contrast bump has `A = 1` in these units.
+//! 2. If `A < min_amplitude` (0.25) the image is empty (count 0).
+//! 3. Count bumps. A bump counts when its peak is `≥ f·A` (`threshold_fraction` f = 0.5, relative
+//!    to the strongest) **or** `≥ extra_bump_min_amplitude` (0.25, absolute), so a faint second
+//!    bump is counted however strong the first one is. Two counts are reported:
+//!    (a, canonical) 8-connected components of `{w ≥ f·A}` with at least `min_area` pixels (1),
+//!    where a component holding k ≥ 2 of the peaks of (b) counts k (`split_merged_peaks`, on),
+//!    plus one per peak of (b) below `f·A` (those lie outside every component);
+//!    (b) local maxima `≥ min(f·A, extra_bump_min_amplitude)` after greedy non-maximum
+//!    suppression at `nms_radius` (2 px; 2σ from [`ScoreConfig::for_sigma`]).
+//! 4. A single bump's centre and shape: a Levenberg–Marquardt fit of an elliptical Gaussian
+//!    `a·exp(−½ dᵀP d) + c` (centre, full 2×2 covariance, amplitude, offset: 7 parameters) on the
+//!    (2·`fit_half_window`+1)² window (9×9) around the brightest pixel (`refine`, on). A fit that
+//!    fails, or moves the centre more than `fit_max_shift` (1.5 px) from the w-weighted centroid
+//!    of the component, is discarded; the fallback is the centroid, the component's w-weighted
+//!    covariance divided by the truncation factor `1 − f·ln(1/f)/(1 − f)` (0.307 at f = 0.5: the
+//!    covariance of a Gaussian cut at f of its peak is that factor times its own), and `A` as the
+//!    amplitude.
+//! 5. Shape: the single bump is **malformed** unless its amplitude is `≥ min_amplitude_ratio ·
+//!    expected_amplitude` (0.5 · 1) and, when `expected_sigma` (σx, σy) is known (set by
+//!    [`ScoreConfig::for_render`] and [`ScoreConfig::for_sigma`]; `None` by default, which skips
+//!    the width check), its widths lie in `sigma_ratio_range` (0.5, 2) of the data's: the
+//!    marginal widths σ̂x ∈ [0.5σx, 2σx] and σ̂y ∈ [0.5σy, 2σy], and both principal widths in
+//!    [0.5·min(σx, σy), 2·max(σx, σy)] (this catches elongated blobs at any angle).
+//! 6. Correct iff count = 1, not malformed, and `|x̂ − μx| ≤ τ` and `|ŷ − μy| ≤ τ` (`tolerance`,
+//!    1 px), compared up to [`TOLERANCE_SLACK`]; also reported at `tight_tolerance` (0.5 px: half
+//!    the spacing of the default 1-px training lattice, so the neighbouring training condition
+//!    is rejected).
+//! 7. [`ScoreReport`] aggregates a batch. The classes empty, multi-bump, malformed, single-wrong
+//!    and correct partition the images, so their rates sum to 1.
 //!
 //! Layout: this module holds the configuration, the per-image and batch reports and the public
 //! entry points (the rule's steps in order); `detect` counts bumps (background, components,
-//! peaks) and `fit` refines a single bump's centre by a Gaussian least-squares fit.
+//! peaks) and `fit` fits a single bump's centre and shape by Gaussian least squares.
 
 mod detect;
 mod fit;
@@ -25,10 +46,18 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::render::{Polarity, RenderConfig};
 
-use detect::{components, kept_peaks, median, Scratch};
-use fit::fit_gaussian;
+use detect::{components, kept_peaks, median, Component, Scratch};
+use fit::{fit_gaussian, widths};
 
-/// Every constant of the scoring rule.
+/// Centre errors are compared with τ up to this slack (pixels), so that a bump exactly one
+/// lattice step from the target is within τ = 1 px whatever the float rounding: `f32` targets
+/// are off by up to half an ulp (1.9e−6 px near 32) and the fit recovers rendered centres to
+/// 5e−6 px (σ = 0.5 at the border; about 1e−7 px for σ ≥ 1). 1e−4 px is above both and far
+/// below any distance the rule cares about. Ours.
+pub const TOLERANCE_SLACK: f64 = 1e-4;
+
+/// Every constant of the scoring rule. Fields added after the first release have serde defaults,
+/// so configurations written before them still read (and then have no expected σ).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ScoreConfig {
     /// Polarity the images were rendered with (dark-on-bright is inverted). Default dark on bright.
@@ -39,7 +68,9 @@ pub struct ScoreConfig {
     pub tolerance: f64,
     /// Second, tighter tolerance also reported. Default 0.5.
     pub tight_tolerance: f64,
-    /// Minimum amplitude A (in `[0, 1]` units above the median) for any bump. Default 0.3.
+    /// Minimum amplitude A (in `[0, 1]` units above the median) for any bump; below it the image
+    /// is empty. Default 0.25, the same level as [`ScoreConfig::extra_bump_min_amplitude`], so a
+    /// blob counts as a bump by one absolute rule whether it is alone or beside another.
     pub min_amplitude: f64,
     /// Threshold as a fraction f of A for components and peaks. Default 0.5.
     pub threshold_fraction: f64,
@@ -64,6 +95,47 @@ pub struct ScoreConfig {
     /// Score on a torus of period N (for periodic-boundary datasets): components, peaks and the fit
     /// wrap around the edges, and errors use minimum-image differences. Default false.
     pub periodic: bool,
+    /// A second (third, …) bump counts when its peak is at least this (`[0, 1]` units above the
+    /// median, full contrast = 1), however strong the strongest bump is; a peak `≥ f·A` counts as
+    /// before. Default 0.25: a quarter of full contrast is plainly visible, a faint second bump
+    /// at 40 % of a full one counts, and it equals [`ScoreConfig::min_amplitude`]. 1 or more turns
+    /// the absolute rule off (only the relative `f·A` rule is left).
+    #[serde(default = "default_extra_bump_min_amplitude")]
+    pub extra_bump_min_amplitude: f64,
+    /// Widths (σx, σy) of the data's bumps in the scorer's `exp(−r²/(2σ²))` convention, or `None`
+    /// to skip the width check. Default `None`; [`ScoreConfig::for_render`] and
+    /// [`ScoreConfig::for_sigma`] set it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_sigma: Option<(f64, f64)>,
+    /// A single bump whose fitted widths fall outside `(lo·σ, hi·σ)` of `expected_sigma` is
+    /// malformed (marginal widths per axis, principal widths against the smaller and larger σ).
+    /// Default (0.5, 2.0).
+    #[serde(default = "default_sigma_ratio_range")]
+    pub sigma_ratio_range: (f64, f64),
+    /// Amplitude of the data's bumps in `[0, 1]` units: 1 for a full-contrast bump, which is what
+    /// the renderer draws when the scorer's `range` and `polarity` are the render's. Default 1.0.
+    #[serde(default = "default_expected_amplitude")]
+    pub expected_amplitude: f64,
+    /// A single bump whose amplitude is below `min_amplitude_ratio · expected_amplitude` is
+    /// malformed. Default 0.5.
+    #[serde(default = "default_min_amplitude_ratio")]
+    pub min_amplitude_ratio: f64,
+}
+
+fn default_extra_bump_min_amplitude() -> f64 {
+    0.25
+}
+
+fn default_sigma_ratio_range() -> (f64, f64) {
+    (0.5, 2.0)
+}
+
+fn default_expected_amplitude() -> f64 {
+    1.0
+}
+
+fn default_min_amplitude_ratio() -> f64 {
+    0.5
 }
 
 fn default_true() -> bool {
@@ -77,7 +149,7 @@ impl Default for ScoreConfig {
             range: (-1.0, 1.0),
             tolerance: 1.0,
             tight_tolerance: 0.5,
-            min_amplitude: 0.3,
+            min_amplitude: 0.25,
             threshold_fraction: 0.5,
             min_area: 1,
             nms_radius: 2.0,
@@ -87,24 +159,38 @@ impl Default for ScoreConfig {
             fit_max_iterations: 50,
             fit_max_shift: 1.5,
             periodic: false,
+            extra_bump_min_amplitude: default_extra_bump_min_amplitude(),
+            expected_sigma: None,
+            sigma_ratio_range: default_sigma_ratio_range(),
+            expected_amplitude: default_expected_amplitude(),
+            min_amplitude_ratio: default_min_amplitude_ratio(),
         }
     }
 }
 
 impl ScoreConfig {
-    /// Default config with the NMS radius set to 2σ for bumps of width σ.
+    /// Default config for bumps of width σ (`exp(−r²/(2σ²))`): NMS radius 2σ and expected
+    /// σ (σ, σ).
     pub fn for_sigma(sigma: f64) -> Self {
-        Self::default().with_nms_radius(2.0 * sigma)
+        Self::default()
+            .with_nms_radius(2.0 * sigma)
+            .with_expected_sigma(Some((sigma, sigma)))
     }
     /// Default config matched to how images were rendered: same polarity, range and periodic
-    /// boundary, NMS radius 2·max(σx, σy).
+    /// boundary, NMS radius 2·max(σx, σy), and the expected shape of a rendered bump: widths
+    /// σ·√(k/2) per axis (the render's `exp(−d²/(kσ²))` written as `exp(−d²/(2σ'²))`, so σ' = σ
+    /// for the default k = 2) and amplitude 1 (the renderer spans the full `range`, which is
+    /// copied).
     pub fn for_render(render: &RenderConfig) -> Self {
         let (sx, sy) = render.sigma.xy();
+        let scale = (render.exponent_denominator_factor / 2.0).sqrt();
         Self {
             polarity: render.polarity,
             range: render.range,
             periodic: render.periodic,
             nms_radius: 2.0 * sx.max(sy),
+            expected_sigma: Some((sx * scale, sy * scale)),
+            expected_amplitude: 1.0,
             ..Self::default()
         }
     }
@@ -168,6 +254,31 @@ impl ScoreConfig {
         self.fit_half_window = r;
         self
     }
+    /// Sets [`ScoreConfig::extra_bump_min_amplitude`].
+    pub fn with_extra_bump_min_amplitude(mut self, a: f64) -> Self {
+        self.extra_bump_min_amplitude = a;
+        self
+    }
+    /// Sets (or clears) the expected widths (σx, σy).
+    pub fn with_expected_sigma(mut self, sigma: Option<(f64, f64)>) -> Self {
+        self.expected_sigma = sigma;
+        self
+    }
+    /// Sets the accepted range `(lo, hi)` of fitted over expected width.
+    pub fn with_sigma_ratio_range(mut self, lo: f64, hi: f64) -> Self {
+        self.sigma_ratio_range = (lo, hi);
+        self
+    }
+    /// Sets the expected amplitude of a bump (`[0, 1]` units).
+    pub fn with_expected_amplitude(mut self, a: f64) -> Self {
+        self.expected_amplitude = a;
+        self
+    }
+    /// Sets the minimum amplitude of a well-formed bump as a fraction of the expected amplitude.
+    pub fn with_min_amplitude_ratio(mut self, r: f64) -> Self {
+        self.min_amplitude_ratio = r;
+        self
+    }
 
     /// Checks every constant.
     pub fn validate(&self) -> Result<()> {
@@ -206,20 +317,52 @@ impl ScoreConfig {
         if self.refine && self.fit_half_window == 0 {
             return bad("fit_half_window must be >= 1".into());
         }
+        let e = self.extra_bump_min_amplitude;
+        if !(e.is_finite() && e > 0.0) {
+            return bad(format!(
+                "extra_bump_min_amplitude must be finite and > 0, got {e}"
+            ));
+        }
+        if let Some((sx, sy)) = self.expected_sigma {
+            if !(sx.is_finite() && sx > 0.0 && sy.is_finite() && sy > 0.0) {
+                return bad(format!(
+                    "expected_sigma must be finite and > 0 on both axes, got ({sx}, {sy})"
+                ));
+            }
+        }
+        let (lo, hi) = self.sigma_ratio_range;
+        if !(lo > 0.0 && lo <= 1.0 && hi >= 1.0 && hi.is_finite()) {
+            return bad(format!(
+                "sigma_ratio_range must satisfy 0 < lo <= 1 <= hi < inf, got ({lo}, {hi})"
+            ));
+        }
+        let a = self.expected_amplitude;
+        if !(a.is_finite() && a > 0.0) {
+            return bad(format!(
+                "expected_amplitude must be finite and > 0, got {a}"
+            ));
+        }
+        let r = self.min_amplitude_ratio;
+        if !(0.0..=1.0).contains(&r) {
+            return bad(format!("min_amplitude_ratio must lie in [0, 1], got {r}"));
+        }
         Ok(())
     }
 }
 
-/// Outcome class of one image.
+/// Outcome class of one image. The classes partition the images.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FailureClass {
     /// No bump (count 0).
     Empty,
     /// More than one bump (count ≥ 2).
     MultiBump,
-    /// One bump, outside the tolerance on at least one axis.
+    /// One bump that does not look like the data's bumps (too faint, or width outside
+    /// `sigma_ratio_range` of the expected σ), wherever it is.
+    Malformed,
+    /// One well-formed bump, outside the tolerance on at least one axis.
     SingleWrong,
-    /// One bump within the tolerance on both axes.
+    /// One well-formed bump within the tolerance on both axes.
     Correct,
 }
 
@@ -234,24 +377,45 @@ pub struct ImageScore {
     pub amplitude: f64,
     /// Estimated centre `[x̂, ŷ]` (pixels) when `count == 1`.
     pub centre: Option<[f64; 2]>,
-    /// Whether the centre comes from an accepted Gaussian fit (else the centroid).
+    /// Whether the centre and shape come from an accepted Gaussian fit (else the centroid and
+    /// the component's truncation-corrected moments).
     pub refined: bool,
-    /// Signed errors `[x̂ − μx, ŷ − μy]` when `count == 1`.
+    /// Marginal widths `[σ̂x, σ̂y]` (pixels) of the single bump when `count == 1` and they could
+    /// be estimated.
+    #[serde(default)]
+    pub sigma: Option<[f64; 2]>,
+    /// Principal widths `[smaller, larger]` (pixels) of the single bump, as `sigma`.
+    #[serde(default)]
+    pub sigma_principal: Option<[f64; 2]>,
+    /// Peak height of the single bump (`[0, 1]` units) when `count == 1`: the fitted amplitude,
+    /// or `amplitude` when the fit was not used.
+    #[serde(default)]
+    pub bump_amplitude: Option<f64>,
+    /// Signed errors `[x̂ − μx, ŷ − μy]` when `count == 1` (malformed bumps included).
     pub error: Option<[f64; 2]>,
     /// Correct at τ.
     pub correct: bool,
     /// Correct at the tight tolerance.
     pub correct_tight: bool,
-    /// `count == 1` and `|x̂ − μx| ≤ τ`.
+    /// One well-formed bump and `|x̂ − μx| ≤ τ`.
     pub x_ok: bool,
-    /// `count == 1` and `|ŷ − μy| ≤ τ`.
+    /// One well-formed bump and `|ŷ − μy| ≤ τ`.
     pub y_ok: bool,
+    /// One well-formed bump and `|x̂ − μx| ≤` the tight tolerance.
+    #[serde(default)]
+    pub x_ok_tight: bool,
+    /// One well-formed bump and `|ŷ − μy| ≤` the tight tolerance.
+    #[serde(default)]
+    pub y_ok_tight: bool,
     /// Outcome class.
     pub failure: FailureClass,
 }
 
 /// Aggregate over a batch. Rates are fractions in `[0, 1]`; `*_single` fields are over single-bump
-/// images and `None` when there are none; mean errors are over single-bump images.
+/// images (count = 1, malformed ones included) and `None` when there are none; mean errors are
+/// over single-bump images. `accuracy + single_wrong_rate + malformed_rate + multi_bump_rate +
+/// empty_rate = 1` (up to float rounding) for a non-empty batch: every image is in exactly one
+/// class.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScoreReport {
     /// Images scored.
@@ -270,14 +434,25 @@ pub struct ScoreReport {
     pub acc_x_single: Option<f64>,
     /// y_ok / single-bump.
     pub acc_y_single: Option<f64>,
-    /// Correct at the tight tolerance / all.
+    /// Correct at the tight tolerance / all. The tight tolerance (0.5 px by default) is half the
+    /// spacing of the default 1-px training lattice, so a bump at the neighbouring training
+    /// condition is rejected (τ = 1 accepts it).
     pub accuracy_tight: f64,
+    /// x_ok_tight / all.
+    #[serde(default)]
+    pub acc_x_tight: f64,
+    /// y_ok_tight / all.
+    #[serde(default)]
+    pub acc_y_tight: f64,
     /// Multi-bump / all.
     pub multi_bump_rate: f64,
     /// Empty / all.
     pub empty_rate: f64,
-    /// Single-but-wrong / all.
+    /// Single, well-formed but wrong / all.
     pub single_wrong_rate: f64,
+    /// Single but malformed (too faint or the wrong width) / all.
+    #[serde(default)]
+    pub malformed_rate: f64,
     /// Mean |x̂ − μx| over single-bump images.
     pub mean_abs_dx: Option<f64>,
     /// Mean |ŷ − μy| over single-bump images.
@@ -312,9 +487,12 @@ impl ScoreReport {
             acc_x_single: opt(xo, single),
             acc_y_single: opt(yo, single),
             accuracy_tight: frac(n_if(&|s| s.correct_tight), count),
+            acc_x_tight: frac(n_if(&|s| s.x_ok_tight), count),
+            acc_y_tight: frac(n_if(&|s| s.y_ok_tight), count),
             multi_bump_rate: frac(n_if(&|s| s.failure == FailureClass::MultiBump), count),
             empty_rate: frac(n_if(&|s| s.failure == FailureClass::Empty), count),
             single_wrong_rate: frac(n_if(&|s| s.failure == FailureClass::SingleWrong), count),
+            malformed_rate: frac(n_if(&|s| s.failure == FailureClass::Malformed), count),
             mean_abs_dx: mean(0),
             mean_abs_dy: mean(1),
             per_image,
@@ -417,11 +595,16 @@ fn score_one(
         amplitude,
         centre: None,
         refined: false,
+        sigma: None,
+        sigma_principal: None,
+        bump_amplitude: None,
         error: None,
         correct: false,
         correct_tight: false,
         x_ok: false,
         y_ok: false,
+        x_ok_tight: false,
+        y_ok_tight: false,
         failure: FailureClass::Empty,
     };
     // Step 2.
@@ -430,22 +613,31 @@ fn score_one(
     }
     let thr = cfg.threshold_fraction * amplitude;
 
-    // Step 3a: components; 3b: peaks.
+    // Step 3a: components; 3b: peaks, counted from the lower of the relative and absolute levels.
     let comps = components(&s.w, n, thr, cfg, &mut s.label, &mut s.stack);
-    let peaks = kept_peaks(&s.w, n, thr, cfg.nms_radius, cfg.periodic);
+    let peaks = kept_peaks(
+        &s.w,
+        n,
+        thr.min(cfg.extra_bump_min_amplitude),
+        cfg.nms_radius,
+        cfg.periodic,
+    );
     score.count_peaks = peaks.len();
-    score.count = if cfg.split_merged_peaks {
-        // Each component counts max(1, number of kept peaks inside it).
-        comps
-            .iter()
-            .map(|c| {
-                let inside = peaks.iter().filter(|&&p| s.label[p] == c.label).count();
-                inside.max(1)
-            })
-            .sum()
-    } else {
-        comps.len()
-    };
+    // Peaks below f·A lie in no component; each is one more bump.
+    let faint = peaks.iter().filter(|&&p| s.w[p] < thr).count();
+    score.count = faint
+        + if cfg.split_merged_peaks {
+            // Each component counts max(1, number of kept peaks inside it).
+            comps
+                .iter()
+                .map(|c| {
+                    let inside = peaks.iter().filter(|&&p| s.label[p] == c.label).count();
+                    inside.max(1)
+                })
+                .sum()
+        } else {
+            comps.len()
+        };
 
     score.failure = match score.count {
         0 => FailureClass::Empty,
@@ -455,27 +647,46 @@ fn score_one(
     if score.count != 1 {
         return score;
     }
-    // Step 4: centroid, optional refinement.
-    let c = comps[0];
+    let Some(&c) = comps.first() else {
+        // The one counted bump is a faint peak whose brighter component was dropped by
+        // `min_area`: nothing to measure, so it cannot pass as a bump.
+        score.failure = FailureClass::Malformed;
+        return score;
+    };
+    // Step 4: centre and shape from the fit, else centroid and moments.
     let centroid = [c.sum_wx / c.sum_w, c.sum_wy / c.sum_w];
     let mut centre = centroid;
+    let mut shape = moment_shape(&c, cfg.threshold_fraction).map(|(m, p)| (m, p, amplitude));
     if cfg.refine {
         let sigma0 = (c.area as f64 / (2.0 * std::f64::consts::PI * std::f64::consts::LN_2))
             .sqrt()
             .max(0.3);
         if let Some(fit) = fit_gaussian(&s.w, n, c.peak, centroid, sigma0, amplitude, cfg) {
             let d = [
-                axis_diff(fit[0], centroid[0], n, cfg.periodic),
-                axis_diff(fit[1], centroid[1], n, cfg.periodic),
+                axis_diff(fit.centre[0], centroid[0], n, cfg.periodic),
+                axis_diff(fit.centre[1], centroid[1], n, cfg.periodic),
             ];
             let shift = (d[0] * d[0] + d[1] * d[1]).sqrt();
             if shift <= cfg.fit_max_shift {
-                centre = fit;
+                centre = fit.centre;
+                shape = Some((fit.sigma, fit.principal, fit.amplitude));
                 score.refined = true;
             }
         }
     }
-    // Step 5.
+    score.sigma = shape.map(|t| t.0);
+    score.sigma_principal = shape.map(|t| t.1);
+    // Without any width estimate the amplitude is still the component's peak.
+    let bump_amplitude = shape.map_or(amplitude, |t| t.2);
+    score.bump_amplitude = Some(bump_amplitude);
+    // Step 5: does it look like the data's bumps?
+    let amplitude_ok = bump_amplitude >= cfg.min_amplitude_ratio * cfg.expected_amplitude;
+    let width_ok = match cfg.expected_sigma {
+        None => true,
+        Some(expected) => shape.is_some_and(|(m, p, _)| widths_ok(m, p, expected, cfg)),
+    };
+    let well_formed = amplitude_ok && width_ok;
+    // Step 6.
     if cfg.periodic {
         // Report the centre inside [0, N).
         let p = n as f64;
@@ -493,19 +704,51 @@ fn score_one(
         axis_diff(centre[0], target[0] as f64, n, cfg.periodic),
         axis_diff(centre[1], target[1] as f64, n, cfg.periodic),
     ];
+    let within = |e: f64, tol: f64| well_formed && e.abs() <= tol + TOLERANCE_SLACK;
     score.centre = Some(centre);
     score.error = Some(err);
-    score.x_ok = err[0].abs() <= cfg.tolerance;
-    score.y_ok = err[1].abs() <= cfg.tolerance;
+    score.x_ok = within(err[0], cfg.tolerance);
+    score.y_ok = within(err[1], cfg.tolerance);
+    score.x_ok_tight = within(err[0], cfg.tight_tolerance);
+    score.y_ok_tight = within(err[1], cfg.tight_tolerance);
     score.correct = score.x_ok && score.y_ok;
-    score.correct_tight =
-        err[0].abs() <= cfg.tight_tolerance && err[1].abs() <= cfg.tight_tolerance;
-    score.failure = if score.correct {
+    score.correct_tight = score.x_ok_tight && score.y_ok_tight;
+    score.failure = if !well_formed {
+        FailureClass::Malformed
+    } else if score.correct {
         FailureClass::Correct
     } else {
         FailureClass::SingleWrong
     };
     score
+}
+
+/// Fallback shape of a single component: marginal and principal widths from its w-weighted
+/// covariance divided by the truncation factor `1 − f·ln(1/f)/(1 − f)` (the w-weighted
+/// covariance of a Gaussian cut at the fraction f of its peak is that factor times its own).
+/// `None` when the covariance is degenerate (e.g. a one-pixel-wide component) or f ≥ 1.
+fn moment_shape(c: &Component, f: f64) -> Option<([f64; 2], [f64; 2])> {
+    let factor = 1.0 - f * (1.0 / f).ln() / (1.0 - f);
+    if !(factor.is_finite() && factor > 1e-9) {
+        return None;
+    }
+    let (mx, my) = (c.sum_wx / c.sum_w, c.sum_wy / c.sum_w);
+    let cxx = c.sum_wxx / c.sum_w - mx * mx;
+    let cxy = c.sum_wxy / c.sum_w - mx * my;
+    let cyy = c.sum_wyy / c.sum_w - my * my;
+    widths(cxx / factor, cxy / factor, cyy / factor)
+}
+
+/// Whether marginal widths `m` and principal widths `p` (smaller, larger) lie within
+/// `sigma_ratio_range` of the expected (σx, σy).
+fn widths_ok(m: [f64; 2], p: [f64; 2], expected: (f64, f64), cfg: &ScoreConfig) -> bool {
+    let (lo, hi) = cfg.sigma_ratio_range;
+    let (sx, sy) = expected;
+    let inside = |v: f64, s_lo: f64, s_hi: f64| v >= lo * s_lo && v <= hi * s_hi;
+    inside(m[0], sx, sx)
+        && inside(m[1], sy, sy)
+        && inside(p[0], sx.min(sy), sx.max(sy))
+        && inside(p[1], sx.min(sy), sx.max(sy))
 }
 
 /// `a − b`, as the minimum-image difference on a torus of period `n` when `periodic`.
