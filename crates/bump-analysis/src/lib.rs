@@ -21,6 +21,7 @@ mod order;
 mod percolation;
 mod phase;
 mod probe;
+mod umap;
 
 pub use dimension::{
     levina_bickel, participation_ratio, pca, twonn, twonn_multiscale, twonn_scaled, Pca,
@@ -39,6 +40,7 @@ pub use phase::{
     Phase, PhaseThresholds,
 };
 pub use probe::{knn_r2, ridge_cv_r2, ridge_cv_r2_multi};
+pub use umap::{ols_r2, umap, umap_r2, UmapConfig, UmapReport};
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]
