@@ -12,6 +12,7 @@
 //! There is no tensor-framework dependency; linear algebra uses faer.
 #![warn(missing_docs)]
 
+pub mod controls;
 mod dimension;
 mod factor;
 mod matrix;
@@ -21,6 +22,7 @@ mod order;
 mod percolation;
 mod phase;
 mod probe;
+mod representation;
 mod umap;
 
 pub use dimension::{
@@ -40,6 +42,10 @@ pub use phase::{
     Phase, PhaseThresholds,
 };
 pub use probe::{knn_r2, ridge_cv_r2, ridge_cv_r2_multi};
+pub use representation::{
+    analyze_probe, classify_representation, condition_signal_fraction, ConditionGeometry,
+    ProbeAnalysis, RepresentationThresholds, ScaleDim,
+};
 pub use umap::{ols_r2, umap, umap_r2, UmapConfig, UmapReport};
 
 /// Errors of this crate.
