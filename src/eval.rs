@@ -1,28 +1,31 @@
 //! Evaluation of one checkpoint: generation accuracy, layer-4 geometry and both phase labels.
 
 use crate::config::{EvalWeights, ExperimentConfig};
+use crate::probe::{Probe, ProbeKind};
 use crate::record::EvalRecord;
 use crate::snapshot::Snapshot;
 use crate::Result;
-use bump_analysis::{Activations, Classification, MetricConfig, Phase, RepresentationMetrics};
+use bump_analysis::{
+    Activations, Classification, MetricConfig, Phase, ProbeAnalysis, RepresentationMetrics,
+    RepresentationThresholds, UmapConfig, UmapReport,
+};
 use bump_data::{ScoreConfig, ScoreReport};
 use bump_diffusion::{NoiseSchedule, SamplerConfig};
 use bump_unet::UNet;
 use candle_core::{Device, Tensor};
+use serde::Serialize;
 use std::collections::HashMap;
 
 /// Everything an evaluation needs that does not change between checkpoints.
 pub struct Evaluator<'a> {
     cfg: &'a ExperimentConfig,
     schedule: &'a NoiseSchedule,
-    device: Device,
     coords: Vec<[f64; 2]>,
     grid: Option<(usize, usize)>,
     cond: Tensor,
     sampler: SamplerConfig,
     sample_seeds: Vec<u64>,
-    probe_noise: Tensor,
-    probe_timesteps: Vec<u32>,
+    probes: Vec<Probe>,
     score: ScoreConfig,
     eval_model: UNet,
 }
@@ -35,11 +38,13 @@ pub struct EvalOutput {
     pub weights: EvalWeights,
     /// Scorer report over the generated images.
     pub score: ScoreReport,
-    /// Layer-4 metrics at the main probe timestep.
+    /// Layer-4 metrics of the main probe (on the per-condition means).
     pub metrics: RepresentationMetrics,
-    /// Metrics at extra probe timesteps, keyed by t.
-    pub extra_metrics: Vec<(u32, RepresentationMetrics)>,
-    /// Representation-side phase.
+    /// Every probe's analysis and label; the first is the main probe.
+    pub probes: Vec<ProbeOutcome>,
+    /// The paper's protocol on the main probe's means: 3D UMAP and OLS R² to x and y.
+    pub umap: UmapReport,
+    /// Representation-side phase (the main probe's label).
     pub rep: Classification,
     /// Generation-side phase.
     pub gen: Classification,
@@ -64,7 +69,6 @@ impl<'a> Evaluator<'a> {
         schedule: &'a NoiseSchedule,
         device: &Device,
     ) -> Result<Self> {
-        let n = cfg.data.n;
         let extent = cfg.data.extent();
         let coords = cfg.eval.centres.centres(extent)?;
         let grid = cfg.eval.centres.grid_shape(extent)?;
@@ -73,30 +77,22 @@ impl<'a> Evaluator<'a> {
             .flat_map(|c| [c[0] as f32, c[1] as f32])
             .collect();
         let cond = Tensor::from_slice(&flat, (coords.len(), 2), device)?;
-        let t_total = schedule.num_train_timesteps();
         let sampler = cfg.eval.sampler.clone();
         sampler.validate(schedule)?;
         let sample_seeds: Vec<u64> = (0..coords.len() as u64)
             .map(|i| cfg.eval.seed.wrapping_add(i))
             .collect();
-        let probe_noise =
-            bump_diffusion::gaussian_noise(&[cfg.eval.seed ^ 0xC0FFEE], &[1, n, n], device)?;
-        let mut probe_timesteps = cfg.eval.probe_timesteps.clone();
-        if probe_timesteps.is_empty() {
-            probe_timesteps.push(t_total as u32 - 1);
-        }
+        let probes = crate::probe::build_probes(cfg, schedule, &coords, device)?;
         let eval_model = UNet::new(&cfg.model, cfg.train.seed, device)?;
         Ok(Self {
             cfg,
             schedule,
-            device: device.clone(),
             coords,
             grid,
             cond,
             sampler,
             sample_seeds,
-            probe_noise,
-            probe_timesteps,
+            probes,
             score: cfg.data.score_config(),
             eval_model,
         })
@@ -117,7 +113,6 @@ impl<'a> Evaluator<'a> {
             None => model,
         };
         let n = self.cfg.data.n;
-        let b = self.coords.len();
 
         // 1. Generate one image per condition and score it.
         let mut denoiser = |x: &Tensor, t: &Tensor, c: &Tensor| net.forward(x, t, c);
@@ -141,33 +136,13 @@ impl<'a> Evaluator<'a> {
             .collect();
         let score = bump_data::score_batch(&samples, n, &targets, &self.score)?;
 
-        // 2-3. Layer 4 at the shared noise image and the probe timesteps.
-        let x = self.probe_noise.broadcast_as((b, 1, n, n))?.contiguous()?;
-        let mcfg = MetricConfig {
-            k: self.cfg.eval.k,
-            ..MetricConfig::default()
-        };
-        let mut main: Option<(RepresentationMetrics, Activations)> = None;
-        let mut extra_metrics = Vec::new();
-        for (i, &tp) in self.probe_timesteps.iter().enumerate() {
-            let t = Tensor::full(tp as f32, b, &self.device)?;
-            let (_, taps) = net.forward_with_taps(&x, &t, &self.cond, &["layer4"])?;
-            let l4 = taps.get("layer4").ok_or_else(|| {
-                crate::Error::Config("the model did not return the layer4 tap".into())
-            })?;
-            let d = l4.elem_count() / b;
-            let v: Vec<f32> = l4.flatten_all()?.to_vec1()?;
-            let acts = Activations::from_f32(&v, b, d)?;
-            let m = bump_analysis::compute_metrics(&acts, &self.coords, self.grid, &mcfg)?;
-            if i == 0 {
-                main = Some((m, acts));
-            } else {
-                extra_metrics.push((tp, m));
-            }
-        }
-        let (metrics, acts) =
-            main.ok_or_else(|| crate::Error::Config("no probe timestep".into()))?;
-        let rep = bump_analysis::classify(&metrics, &bump_analysis::PhaseThresholds::default());
+        // 2. Layer 4 under every probe; the first is the main one.
+        let probes = self.read_probes(net)?;
+        let main = probes
+            .first()
+            .ok_or_else(|| crate::Error::Config("no probe".into()))?;
+        let means = mean_activations(&main.samples)?;
+        let umap = bump_analysis::umap_r2(&means, &self.coords, &self.umap_config())?;
         let gen = bump_analysis::classify_generation(
             &bump_analysis::GenerationMix {
                 accuracy: score.accuracy,
@@ -177,8 +152,11 @@ impl<'a> Evaluator<'a> {
             },
             &bump_analysis::GenerationThresholds::default(),
         );
-        let pca = bump_analysis::pca(&acts, 2)?.projections_2d();
-        let isomap = bump_analysis::isomap_2d(&acts, self.cfg.eval.k).ok();
+        let pca = bump_analysis::pca(&means, 2)?.projections_2d();
+        let isomap = bump_analysis::isomap_2d(&means, self.cfg.eval.k).ok();
+        let rep = main.label.clone();
+        let metrics = main.analysis.means.clone();
+        let probes = probes.into_iter().map(ProbeOutcome::from).collect();
         Ok(EvalOutput {
             step,
             weights: if weights.is_some() {
@@ -188,7 +166,8 @@ impl<'a> Evaluator<'a> {
             },
             score,
             metrics,
-            extra_metrics,
+            probes,
+            umap,
             rep,
             gen,
             samples,
@@ -207,16 +186,21 @@ impl EvalOutput {
         let m = &self.metrics;
         let mut rep = serde_json::to_value(m).unwrap_or(serde_json::Value::Null);
         if let serde_json::Value::Object(map) = &mut rep {
-            for (t, em) in &self.extra_metrics {
-                map.insert(
-                    format!("at_t{t}"),
-                    serde_json::to_value(em).unwrap_or(serde_json::Value::Null),
-                );
-            }
             map.insert(
                 "rep_decided_by".into(),
                 serde_json::to_value(&self.rep).unwrap_or_default(),
             );
+            let probes: serde_json::Map<String, serde_json::Value> = self
+                .probes
+                .iter()
+                .map(|p| {
+                    (
+                        p.name.clone(),
+                        serde_json::to_value(p).unwrap_or(serde_json::Value::Null),
+                    )
+                })
+                .collect();
+            map.insert("probes".into(), serde_json::Value::Object(probes));
         }
         EvalRecord {
             step,
@@ -229,6 +213,10 @@ impl EvalOutput {
             multi_bump_rate: self.score.multi_bump_rate,
             empty_rate: self.score.empty_rate,
             single_wrong_rate: self.score.single_wrong_rate,
+            malformed_rate: self.score.malformed_rate,
+            condition_signal: self.probes.first().map_or(f64::NAN, |p| p.condition_signal),
+            umap_r2_x: self.umap.r2_x,
+            umap_r2_y: self.umap.r2_y,
             gen_phase: self.gen.phase,
             rep_phase: self.rep.phase,
             r2_x: m.r2_x,
@@ -253,6 +241,13 @@ impl EvalOutput {
             coords: self.coords.clone(),
             pca: self.pca.clone(),
             isomap: self.isomap.clone(),
+            umap: Some(
+                self.umap
+                    .embedding
+                    .iter()
+                    .map(|r| [r[0], r[1], r[2]])
+                    .collect(),
+            ),
             samples: self.samples[..keep.min(self.samples.len())].to_vec(),
         }
     }
@@ -261,4 +256,95 @@ impl EvalOutput {
     pub fn phases(&self) -> (Phase, Phase) {
         (self.rep.phase, self.gen.phase)
     }
+}
+
+/// One probe's result at one checkpoint.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeOutcome {
+    /// `noise_t999`, `real_t500`, `shared_t999`, ….
+    pub name: String,
+    /// The input family.
+    pub kind: ProbeKind,
+    /// The timestep.
+    pub timestep: u32,
+    /// Between-condition share of layer 4's variance (NaN with one sample per condition).
+    pub condition_signal: f64,
+    /// The representation label under this probe, and what decided it.
+    pub label: Classification,
+    /// Metrics of the per-condition means.
+    pub means: RepresentationMetrics,
+    /// Metrics of one sample per condition.
+    pub single: RepresentationMetrics,
+}
+
+/// A probe's activations and their analysis, before the activations are dropped.
+struct ProbeReading {
+    name: String,
+    kind: ProbeKind,
+    timestep: u32,
+    samples: Vec<Activations>,
+    analysis: ProbeAnalysis,
+    label: Classification,
+}
+
+impl From<ProbeReading> for ProbeOutcome {
+    fn from(r: ProbeReading) -> Self {
+        Self {
+            name: r.name,
+            kind: r.kind,
+            timestep: r.timestep,
+            condition_signal: r.analysis.condition_signal,
+            label: r.label,
+            means: r.analysis.means,
+            single: r.analysis.single,
+        }
+    }
+}
+
+impl Evaluator<'_> {
+    fn umap_config(&self) -> UmapConfig {
+        UmapConfig::default().with_seed(self.cfg.eval.seed)
+    }
+
+    /// Reads and analyses layer 4 under every probe.
+    fn read_probes(&self, net: &UNet) -> Result<Vec<ProbeReading>> {
+        let mcfg = MetricConfig {
+            k: self.cfg.eval.k,
+            ..MetricConfig::default()
+        };
+        let thresholds = RepresentationThresholds::default();
+        self.probes
+            .iter()
+            .map(|probe| {
+                let samples = probe.read(net, &self.cond)?;
+                let analysis =
+                    bump_analysis::analyze_probe(&samples, &self.coords, self.grid, &mcfg)?;
+                let label = bump_analysis::classify_representation(&analysis, &thresholds);
+                Ok(ProbeReading {
+                    name: probe.name(),
+                    kind: probe.kind,
+                    timestep: probe.timestep,
+                    samples,
+                    analysis,
+                    label,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The per-condition mean of K activation matrices of equal shape.
+fn mean_activations(samples: &[Activations]) -> Result<Activations> {
+    let first = samples
+        .first()
+        .ok_or_else(|| crate::Error::Config("a probe needs at least one sample".into()))?;
+    let mut sum = vec![0.0f64; first.n() * first.d()];
+    for a in samples {
+        for (s, v) in sum.iter_mut().zip(a.as_slice()) {
+            *s += v;
+        }
+    }
+    let k = samples.len() as f64;
+    sum.iter_mut().for_each(|s| *s /= k);
+    Ok(Activations::from_f64(&sum, first.n(), first.d())?)
 }

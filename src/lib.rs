@@ -13,6 +13,9 @@
 //! - [`train`]: the training loop (AdamW, warm-up + cosine, gradient clipping, EMA, checkpoints,
 //!   resume, NaN guard) with evaluation at every checkpoint;
 //! - [`eval`]: generation accuracy, layer-4 geometry and the two phase labels;
+//! - [`probe`]: what the model is shown when layer 4 is read;
+//! - [`reevaluate`]: the checkpoints of a finished run evaluated again (another probe, sampler,
+//!   grid or classifier) without retraining;
 //! - [`report`]: PNG figures and a self-contained `report.html`.
 //!
 //! docs/architecture.md shows how these fit together and where a new experiment plugs in.
@@ -40,7 +43,9 @@ mod error;
 pub mod eval;
 pub mod io;
 pub mod optim;
+pub mod probe;
 pub mod record;
+pub mod reevaluate;
 pub mod report;
 pub mod run_dir;
 pub mod schedule;

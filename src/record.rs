@@ -29,6 +29,17 @@ pub struct EvalRecord {
     pub empty_rate: f64,
     /// Fraction with a single bump at the wrong place.
     pub single_wrong_rate: f64,
+    /// Fraction with one detected bump that does not look like a bump (width or amplitude out
+    /// of range; never counted correct).
+    pub malformed_rate: f64,
+    /// Between-condition share of layer 4's variance under the main probe (K independent inputs
+    /// per condition; bias-corrected, docs/analysis.md).
+    pub condition_signal: f64,
+    /// The paper's protocol: OLS R² from the 3D UMAP of layer 4 (main probe, per-condition
+    /// means) to the true x.
+    pub umap_r2_x: f64,
+    /// The same to the true y.
+    pub umap_r2_y: f64,
     /// Generation-side phase from the failure mix.
     pub gen_phase: Phase,
     /// Representation-side phase from the layer-4 metrics.

@@ -184,6 +184,48 @@ pub fn plot_accuracy(path: &Path, records: &[EvalRecord]) -> Result<()> {
     Ok(())
 }
 
+/// Several runs (e.g. seeds) one above the other: accuracy at both tolerances, the condition
+/// signal and the UMAP R² against step, each panel shaded by its run's layer-4 phase (top strip:
+/// generation phase).
+pub fn plot_runs(path: &Path, runs: &[(String, Vec<EvalRecord>)]) -> Result<()> {
+    register_fonts();
+    if runs.is_empty() {
+        return Err(Error::Plot("no runs to plot".into()));
+    }
+    let root = BitMapBackend::new(path, (900, 330 * runs.len() as u32)).into_drawing_area();
+    root.fill(&WHITE).map_err(plot_err)?;
+    let series: [Series; 4] = [
+        ("accuracy (τ 1 px)", BLACK, |r| r.accuracy),
+        ("accuracy (τ 0.5 px)", RGBColor(120, 120, 120), |r| {
+            r.accuracy_tight
+        }),
+        ("condition signal", RGBColor(40, 150, 60), |r| {
+            r.condition_signal
+        }),
+        ("UMAP R² (min of x, y)", RGBColor(30, 90, 200), |r| {
+            r.umap_r2_x.min(r.umap_r2_y)
+        }),
+    ];
+    for (area, (name, records)) in root.split_evenly((runs.len(), 1)).iter().zip(runs) {
+        let caption = format!("{name} (shading: layer-4 phase; top strip: generation phase)");
+        let panel = LinePanel {
+            caption: &caption,
+            y: 0.0..1.08,
+            y_desc: "",
+            series: &series,
+            markers: true,
+            legend: SeriesLabelPosition::LowerRight,
+        };
+        let underlay = |chart: &mut Chart<'_, '_>| {
+            shade_phases(chart, records, |r| r.rep_phase, (0.0, 1.0))?;
+            shade_phases(chart, records, |r| r.gen_phase, (1.02, 1.08))
+        };
+        panel.draw(area, records, underlay, |_| Ok(()))?;
+    }
+    root.present().map_err(plot_err)?;
+    Ok(())
+}
+
 /// Representation metrics against step: a panel of [0, 1] scores and a panel of dimensions.
 pub fn plot_metrics(path: &Path, records: &[EvalRecord]) -> Result<()> {
     register_fonts();
@@ -285,14 +327,19 @@ pub fn plot_samples(path: &Path, snap: &Snapshot, max: usize) -> Result<()> {
 /// PCA and Isomap embeddings of layer 4, coloured by true x (left) and true y (right).
 pub fn plot_embeddings(path: &Path, snap: &Snapshot) -> Result<()> {
     register_fonts();
-    let rows = if snap.isomap.is_some() { 2 } else { 1 };
+    let mut embeddings: Vec<(&str, Vec<[f64; 2]>)> = vec![("PCA", snap.pca.clone())];
+    if let Some(iso) = &snap.isomap {
+        embeddings.push(("Isomap", iso.clone()));
+    }
+    if let Some(u) = &snap.umap {
+        // The paper's instrument: 3D UMAP, shown as two projections.
+        embeddings.push(("UMAP 1-2", u.iter().map(|p| [p[0], p[1]]).collect()));
+        embeddings.push(("UMAP 1-3", u.iter().map(|p| [p[0], p[2]]).collect()));
+    }
+    let rows = embeddings.len();
     let root = BitMapBackend::new(path, (900, 430 * rows as u32)).into_drawing_area();
     root.fill(&WHITE).map_err(plot_err)?;
     let panels = root.split_evenly((rows, 2));
-    let mut embeddings: Vec<(&str, &Vec<[f64; 2]>)> = vec![("PCA", &snap.pca)];
-    if let Some(iso) = &snap.isomap {
-        embeddings.push(("Isomap", iso));
-    }
     let (xmin, xmax) = minmax(snap.coords.iter().map(|c| c[0]));
     let (ymin, ymax) = minmax(snap.coords.iter().map(|c| c[1]));
     for (row, (name, pts)) in embeddings.iter().enumerate() {
@@ -391,16 +438,18 @@ pub fn write_report(
         );
         html.push_str("<h2>Representation metrics</h2><img src=\"figures/metrics.png\" alt=\"metrics against step\">");
     }
-    html.push_str("<h2>Checkpoints</h2><table><tr><th>step</th><th>loss</th><th>accuracy</th><th>acc_x</th><th>acc_y</th><th>multi-bump</th><th>empty</th><th>R² x</th><th>R² y</th><th>T(k)</th><th>ρ</th><th>ID</th><th>gen</th><th>layer 4</th></tr>");
+    html.push_str("<h2>Checkpoints</h2><table><tr><th>step</th><th>loss</th><th>accuracy (τ 1 px)</th><th>accuracy (τ 0.5 px)</th><th>multi-bump</th><th>empty</th><th>malformed</th><th>condition signal</th><th>UMAP R² x</th><th>UMAP R² y</th><th>T(k)</th><th>ρ</th><th>ID</th><th>gen</th><th>layer 4</th></tr>");
     for r in records {
         let _ = write!(
             html,
-            "<tr><td>{}</td><td>{:.4}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.2}</td><td class=\"{g}\">{g}</td><td class=\"{p}\">{p}</td></tr>",
-            r.step, r.train_loss, r.accuracy, r.acc_x, r.acc_y, r.multi_bump_rate, r.empty_rate,
-            r.r2_x, r.r2_y, r.trustworthiness, r.spearman, r.intrinsic_dim, g = r.gen_phase, p = r.rep_phase
+            "<tr><td>{}</td><td>{:.4}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.2}</td><td class=\"{g}\">{g}</td><td class=\"{p}\">{p}</td></tr>",
+            r.step, r.train_loss, r.accuracy, r.accuracy_tight, r.multi_bump_rate, r.empty_rate,
+            r.malformed_rate, r.condition_signal, r.umap_r2_x, r.umap_r2_y, r.trustworthiness,
+            r.spearman, r.intrinsic_dim, g = r.gen_phase, p = r.rep_phase
         );
     }
     html.push_str("</table>");
+    html.push_str(&probe_table(records));
     if !snapshots.is_empty() {
         html.push_str("<h2>Samples and layer-4 embeddings</h2><p>Left: generated samples, one per evaluation condition (row-major over the grid). Right: layer-4 activations embedded in 2D, coloured by the true x and y; an ordered sheet (phase C) shows smooth colour gradients.</p>");
     }
@@ -427,6 +476,57 @@ pub fn write_report(
     let path = out.join(RunFile::Report.name());
     crate::io::write_atomic(&path, html.as_bytes())?;
     Ok(path)
+}
+
+/// The layer-4 label of every checkpoint under every probe (from `representation.probes`), with
+/// the condition signal each probe measured.
+fn probe_table(records: &[EvalRecord]) -> String {
+    let probes = |r: &EvalRecord| -> Vec<(String, String, f64)> {
+        r.representation
+            .get("probes")
+            .and_then(|p| p.as_object())
+            .map(|m| {
+                m.iter()
+                    .map(|(name, v)| {
+                        let phase = v["label"]["phase"].as_str().unwrap_or("?").to_string();
+                        let signal = v["condition_signal"].as_f64().unwrap_or(f64::NAN);
+                        (name.clone(), phase, signal)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let Some(first) = records.first() else {
+        return String::new();
+    };
+    let names: Vec<String> = probes(first).into_iter().map(|p| p.0).collect();
+    if names.is_empty() {
+        return String::new();
+    }
+    let mut html = String::from(
+        "<h2>Layer-4 label under each probe</h2><p>Each cell: the label and the condition \
+         signal (between-condition share of layer-4 variance; blank for the shared-noise probe, \
+         which has one input per condition). The first probe decides the table above.</p>\
+         <table><tr><th>step</th>",
+    );
+    for n in &names {
+        let _ = write!(html, "<th>{n}</th>");
+    }
+    html.push_str("</tr>");
+    for r in records {
+        let _ = write!(html, "<tr><td>{}</td>", r.step);
+        for (_, phase, signal) in probes(r) {
+            let signal = if signal.is_finite() {
+                format!(" ({signal:.2})")
+            } else {
+                String::new()
+            };
+            let _ = write!(html, "<td class=\"{phase}\">{phase}{signal}</td>");
+        }
+        html.push_str("</tr>");
+    }
+    html.push_str("</table>");
+    html
 }
 
 fn fmt_onset(s: Option<u64>) -> String {

@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Log-spaced checkpoints (1, 2, 5 × powers of ten) plus one every `every` steps.
+/// Log-spaced checkpoints (1, 2, 5 × powers of ten), one every `every` steps, and a denser
+/// stretch (one every `dense_every` steps up to `dense_until`) where the phases change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CheckpointSchedule {
@@ -10,6 +11,12 @@ pub struct CheckpointSchedule {
     pub log_spaced: bool,
     /// Also every `every` steps (0 disables).
     pub every: u64,
+    /// Also every `dense_every` steps while the step is at most `dense_until` (0 disables).
+    #[serde(default)]
+    pub dense_every: u64,
+    /// Last step of the dense stretch.
+    #[serde(default)]
+    pub dense_until: u64,
 }
 
 impl Default for CheckpointSchedule {
@@ -17,6 +24,8 @@ impl Default for CheckpointSchedule {
         Self {
             log_spaced: true,
             every: 500,
+            dense_every: 0,
+            dense_until: 0,
         }
     }
 }
@@ -28,6 +37,9 @@ impl CheckpointSchedule {
             return true;
         }
         if self.every > 0 && step % self.every == 0 {
+            return true;
+        }
+        if self.dense_every > 0 && step <= self.dense_until && step % self.dense_every == 0 {
             return true;
         }
         self.log_spaced && is_log_step(step)
@@ -63,6 +75,7 @@ mod tests {
         let s = CheckpointSchedule {
             log_spaced: true,
             every: 0,
+            ..CheckpointSchedule::default()
         };
         assert_eq!(s.steps(120), vec![0, 1, 2, 5, 10, 20, 50, 100, 120]);
     }
@@ -72,7 +85,19 @@ mod tests {
         let s = CheckpointSchedule {
             log_spaced: false,
             every: 30,
+            ..CheckpointSchedule::default()
         };
         assert_eq!(s.steps(100), vec![0, 30, 60, 90, 100]);
+    }
+
+    #[test]
+    fn a_dense_stretch_adds_steps_up_to_its_end() {
+        let s = CheckpointSchedule {
+            log_spaced: false,
+            every: 50,
+            dense_every: 10,
+            dense_until: 30,
+        };
+        assert_eq!(s.steps(100), vec![0, 10, 20, 30, 50, 100]);
     }
 }

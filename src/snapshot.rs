@@ -18,6 +18,9 @@ pub struct Snapshot {
     pub pca: Vec<[f64; 2]>,
     /// 2D Isomap embedding of layer 4 (`None` if it could not be computed).
     pub isomap: Option<Vec<[f64; 2]>>,
+    /// 3D UMAP embedding of layer 4 (the paper's protocol; absent in older snapshots).
+    #[serde(default)]
+    pub umap: Option<Vec<[f64; 3]>>,
     /// Up to [`Snapshot::MAX_IMAGES`] generated images, row-major, `count × n × n`, model range.
     pub samples: Vec<f32>,
 }

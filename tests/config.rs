@@ -3,7 +3,9 @@
 //! the key and write nothing.
 
 use bump_ddpm::cli::ExperimentArgs;
-use bump_ddpm::config::{EvalConfig, EvalWeights, ExperimentConfig, Override, Preset, TrainConfig};
+use bump_ddpm::config::{
+    EvalConfig, EvalWeights, ExperimentConfig, Override, Preset, ProbeConfig, TrainConfig,
+};
 use bump_ddpm::data::{CentreSet, DatasetConfig, Sigma};
 use bump_ddpm::diffusion::{PredictionType, SamplerConfig, ScheduleConfig};
 use bump_ddpm::optim::{AdamWConfig, LrDecay};
@@ -11,7 +13,8 @@ use bump_ddpm::schedule::CheckpointSchedule;
 use bump_ddpm::unet::UNetConfig;
 use clap::Parser;
 
-/// The evaluation every preset used before presets were files.
+/// The evaluation every preset used when presets became files, with the K-sample probe that
+/// replaced the shared-noise one (issue "Phases that mean something").
 fn former_eval(weights: EvalWeights, sampler: SamplerConfig) -> EvalConfig {
     EvalConfig {
         weights,
@@ -22,7 +25,7 @@ fn former_eval(weights: EvalWeights, sampler: SamplerConfig) -> EvalConfig {
             offset: [1.0, 1.0],
             region: None,
         },
-        probe_timesteps: Vec::new(),
+        probe: ProbeConfig::default(),
         seed: 1234,
         k: 10,
         snapshots: 5,
@@ -43,6 +46,7 @@ fn former_train(steps: u64, lr: f64, warmup: u64, every: u64) -> TrainConfig {
         checkpoints: CheckpointSchedule {
             log_spaced: true,
             every,
+            ..CheckpointSchedule::default()
         },
     }
 }
@@ -59,7 +63,15 @@ fn former_quick() -> ExperimentConfig {
             .with_widths(16, vec![1, 2, 2, 2])
             .with_attention(vec![3], 2),
         diffusion: ScheduleConfig::default().with_prediction_type(PredictionType::VPrediction),
-        train: former_train(1200, 2e-3, 20, 200),
+        train: TrainConfig {
+            // Dense evaluation where the phases change (added with the K-sample probe).
+            checkpoints: CheckpointSchedule {
+                dense_every: 25,
+                dense_until: 600,
+                ..former_train(1200, 2e-3, 20, 200).checkpoints
+            },
+            ..former_train(1200, 2e-3, 20, 200)
+        },
         eval: former_eval(EvalWeights::Raw, SamplerConfig::ddim(20)),
     }
 }

@@ -23,6 +23,7 @@ fn micro_config() -> ExperimentConfig {
     cfg.train.checkpoints = CheckpointSchedule {
         log_spaced: false,
         every: 4,
+        ..CheckpointSchedule::default()
     };
     cfg.eval.sampler = SamplerConfig::ddim(3).with_clip_sample(Some((-1.0, 1.0)));
     cfg.eval.centres = CentreSet {
@@ -264,5 +265,67 @@ fn diverging_training_stops_with_the_last_good_checkpoint() {
         }
         other => panic!("expected NonFiniteLoss, got {other}"),
     }
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn offline_reevaluation_writes_its_own_records_beside_the_run() {
+    use bump_ddpm::reevaluate::{reevaluate, Reevaluation};
+    use bump_ddpm::run_dir::{RunDir, RunFile};
+    let cfg = micro_config();
+    let out = tmp_dir("reeval");
+    run(&cfg, &quiet(&out)).expect("micro run");
+    let run_dir = RunDir::new(&out);
+    let original = run_dir.read_records().unwrap();
+    let target = RunDir::new(out.join("evaluations").join("k2"));
+    let spec = Reevaluation {
+        overrides: vec!["eval.probe.samples=2".parse().unwrap()],
+        steps: Some(vec![0, 12]),
+        progress: false,
+    };
+    let records = reevaluate(&run_dir, &target, &spec, &candle_core::Device::Cpu).unwrap();
+    assert_eq!(
+        records.iter().map(|r| r.step).collect::<Vec<_>>(),
+        vec![0, 12]
+    );
+    assert_eq!(target.read_records().unwrap(), records);
+    assert_eq!(target.read_config().unwrap().eval.probe.samples, 2);
+    assert!(target.snapshot_path(12).is_file());
+    // The originals are untouched, and the training loss is carried over.
+    assert_eq!(run_dir.read_records().unwrap(), original);
+    assert_eq!(records[1].train_loss, original[3].train_loss);
+
+    // Re-evaluating with the run's own settings reproduces its generation numbers exactly.
+    let same = RunDir::new(out.join("evaluations").join("same"));
+    let spec = Reevaluation {
+        overrides: vec![],
+        steps: None,
+        progress: false,
+    };
+    let again = reevaluate(&run_dir, &same, &spec, &candle_core::Device::Cpu).unwrap();
+    for (a, b) in again.iter().zip(&original) {
+        assert_eq!(
+            (a.step, a.accuracy, a.multi_bump_rate),
+            (b.step, b.accuracy, b.multi_bump_rate)
+        );
+        assert_eq!(a.condition_signal, b.condition_signal);
+    }
+
+    // Only evaluation settings may change, and missing checkpoints are named.
+    let bad = Reevaluation {
+        overrides: vec!["data.sigma=3".parse().unwrap()],
+        steps: None,
+        progress: false,
+    };
+    let e = reevaluate(&run_dir, &same, &bad, &candle_core::Device::Cpu).unwrap_err();
+    assert!(e.to_string().contains("data.sigma"), "{e}");
+    let missing = Reevaluation {
+        overrides: vec![],
+        steps: Some(vec![7]),
+        progress: false,
+    };
+    let e = reevaluate(&run_dir, &same, &missing, &candle_core::Device::Cpu).unwrap_err();
+    assert!(e.to_string().contains("step 7"), "{e}");
+    assert!(run_dir.path(RunFile::Config).is_file());
     let _ = std::fs::remove_dir_all(&out);
 }

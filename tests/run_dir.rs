@@ -84,6 +84,7 @@ fn config_snapshot_and_checkpoint_listing_round_trip() {
         coords: vec![[1.0, 1.0]],
         pca: vec![[0.5, -0.5]],
         isomap: None,
+        umap: Some(vec![[0.0, 1.0, 2.0]]),
         samples: vec![0.0, 0.25, -0.5, 1.0],
     };
     run.write_snapshot(&snap).unwrap();

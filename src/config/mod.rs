@@ -20,6 +20,7 @@ pub use overrides::Override;
 pub use preset::Preset;
 
 use crate::optim::{AdamWConfig, LrDecay, LrSchedule};
+pub use crate::probe::ProbeConfig;
 use crate::schedule::CheckpointSchedule;
 use crate::{Error, Result};
 use bump_data::{CentreSet, DatasetConfig};
@@ -63,9 +64,8 @@ pub struct EvalConfig {
     /// The evaluation conditions: a grid of centres, optionally off-lattice or restricted to a
     /// region (bump-data's own description). Default: every 2 px from 1 px (ours).
     pub centres: CentreSet,
-    /// Timesteps at which layer 4 is read (empty: T − 1 only, the first reverse step).
-    #[serde(default)]
-    pub probe_timesteps: Vec<u32>,
+    /// What the layer-4 probe shows the model ([`ProbeConfig`]).
+    pub probe: ProbeConfig,
     /// Seed of the sampler noise and of the shared probe noise image.
     pub seed: u64,
     /// Neighbourhood size k for the representation metrics.
@@ -267,13 +267,6 @@ impl ExperimentConfig {
         if e.k == 0 {
             return bad("eval.k", "must be > 0, got 0");
         }
-        let t_max = schedule.num_train_timesteps();
-        if let Some(&t) = e.probe_timesteps.iter().find(|&&t| t as usize >= t_max) {
-            return bad(
-                "eval.probe_timesteps",
-                format!("must lie in 0..{t_max} (the training timesteps), got {t}"),
-            );
-        }
-        Ok(())
+        e.probe.validate(schedule.num_train_timesteps())
     }
 }

@@ -435,3 +435,28 @@ fn training_is_reproducible_and_clones_are_independent() {
     }
     assert_ne!(out(&a), out(&b));
 }
+
+#[test]
+fn activations_stop_early_and_match_the_full_pass_bit_for_bit() {
+    let dev = candle_core::Device::Cpu;
+    let cfg = bump_unet::UNetConfig::tiny();
+    let net = bump_unet::UNet::new(&cfg, 3, &dev).unwrap();
+    let x = candle_core::Tensor::randn(0f32, 1.0, (3, 1, 16, 16), &dev).unwrap();
+    let t = candle_core::Tensor::new(&[5f32, 500.0, 999.0], &dev).unwrap();
+    let c = candle_core::Tensor::new(&[[1f32, 2.0], [3.0, 4.0], [8.0, 9.0]], &dev).unwrap();
+    let names = ["layer4", "down0", "bottleneck"];
+    let (_, full) = net.forward_with_taps(&x, &t, &c, &names).unwrap();
+    for subset in [&names[..1], &names[..2], &names[..]] {
+        let early = net.activations(&x, &t, &c, subset).unwrap();
+        assert_eq!(early.len(), subset.len());
+        for name in subset {
+            let a: Vec<f32> = early[*name].flatten_all().unwrap().to_vec1().unwrap();
+            let b: Vec<f32> = full[*name].flatten_all().unwrap().to_vec1().unwrap();
+            assert!(
+                a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()),
+                "{name}"
+            );
+        }
+    }
+    assert!(net.activations(&x, &t, &c, &["nope"]).is_err());
+}

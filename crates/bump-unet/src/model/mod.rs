@@ -278,7 +278,7 @@ impl UNet {
         cond: &Tensor,
         train: bool,
     ) -> candle_core::Result<Tensor> {
-        Ok(self.run(x, t, cond, train, &[])?.0)
+        Ok(self.run(x, t, cond, train, &[], false)?.0)
     }
 
     /// Predicts ε (evaluation mode) and returns the activations of the requested layers.
@@ -304,7 +304,31 @@ impl UNet {
                 available: names,
             });
         }
-        Ok(self.run(x, t, cond, false, taps)?)
+        Ok(self.run(x, t, cond, false, taps, false)?)
+    }
+
+    /// The activations of the requested layers only (evaluation mode): the forward pass stops
+    /// as soon as the last of them is computed, so reading `layer4` costs the encoder alone
+    /// (well under half of a full pass). Values are bit-identical to
+    /// [`UNet::forward_with_taps`]'.
+    ///
+    /// # Shapes
+    /// As in [`UNet::forward_with_taps`].
+    pub fn activations(
+        &self,
+        x: &Tensor,
+        t: &Tensor,
+        cond: &Tensor,
+        taps: &[&str],
+    ) -> Result<BTreeMap<String, Tensor>> {
+        let names = self.tap_names();
+        if let Some(bad) = taps.iter().find(|n| !names.iter().any(|k| k == *n)) {
+            return Err(Error::UnknownTap {
+                name: bad.to_string(),
+                available: names,
+            });
+        }
+        Ok(self.run(x, t, cond, false, taps, true)?.1)
     }
 
     fn check_inputs(&self, x: &Tensor, t: &Tensor, cond: &Tensor) -> candle_core::Result<()> {
@@ -328,6 +352,9 @@ impl UNet {
         Ok(())
     }
 
+    /// With `stop_early`, returns as soon as every requested tap is filled; the first element
+    /// is then the activation reached so far, not the prediction.
+    ///
     /// # Shapes
     /// Same as [`UNet::forward_with_taps`].
     fn run(
@@ -337,6 +364,7 @@ impl UNet {
         cond: &Tensor,
         train: bool,
         taps: &[&str],
+        stop_early: bool,
     ) -> candle_core::Result<(Tensor, BTreeMap<String, Tensor>)> {
         self.check_inputs(x, t, cond)?;
         let dtype = self.stem.weight.dtype();
@@ -346,7 +374,7 @@ impl UNet {
             cond.to_dtype(dtype)?,
         );
         let mut out = BTreeMap::new();
-        let mut tap = |name: &str, v: &Tensor| {
+        let tap = |out: &mut BTreeMap<String, Tensor>, name: &str, v: &Tensor| {
             if taps.contains(&name) {
                 out.insert(name.to_string(), v.clone());
             }
@@ -361,9 +389,12 @@ impl UNet {
                 h = self.downsample[l - 1].forward(&h)?;
             }
             h = level.forward(h, &c, rng, train)?;
-            tap(&format!("down{l}"), &h);
+            tap(&mut out, &format!("down{l}"), &h);
             if l + 1 == levels {
-                tap(LAYER4_ALIAS, &h);
+                tap(&mut out, LAYER4_ALIAS, &h);
+            }
+            if stop_early && out.len() == taps.len() {
+                return Ok((h, out));
             }
             skips.push(h.clone());
         }
@@ -372,14 +403,17 @@ impl UNet {
             h = a.forward(&h)?;
         }
         h = self.mid.2.forward(&h, &c, rng, train)?;
-        tap("bottleneck", &h);
+        tap(&mut out, "bottleneck", &h);
+        if stop_early && out.len() == taps.len() {
+            return Ok((h, out));
+        }
         for (i, level) in self.up.iter().enumerate() {
             let l = levels - 1 - i;
             let skip = skips
                 .pop()
                 .ok_or_else(|| candle_core::Error::Msg("skip stack empty".into()))?;
             h = level.forward(Tensor::cat(&[&h, &skip], 1)?, &c, rng, train)?;
-            tap(&format!("up{l}"), &h);
+            tap(&mut out, &format!("up{l}"), &h);
             if l > 0 {
                 h = self.upsample[i].forward(&ops::upsample_nearest2x(&h)?)?;
             }
