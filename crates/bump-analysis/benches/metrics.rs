@@ -1,8 +1,10 @@
 //! The full metric suite on N = 1024 points in D = 4096 dimensions (a 32×32 grid through a
-//! random smooth map), and on the facade's evaluation size N = 256.
+//! random smooth map), and on the facade's evaluation size N = 256; and the probe analysis
+//! (`analyze_probe`: K = 4 samples of N = 256 conditions in D = 2048, both suites included).
 //! `cargo bench -p bump-analysis --bench metrics`.
 
-use bump_analysis::{compute_metrics, Activations, MetricConfig};
+use bump_analysis::controls::{ControlMap, ControlSpec, NoiseKind};
+use bump_analysis::{analyze_probe, compute_metrics, Activations, MetricConfig};
 use criterion::{criterion_group, criterion_main, Criterion};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -50,6 +52,30 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    g.finish();
+    let mut g = c.benchmark_group("probe_analysis");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(10));
+    let probe = ControlSpec {
+        map: ControlMap::Curved,
+        signal: 0.3,
+        noise: NoiseKind::Iso,
+        dim: 2048,
+    }
+    .generate(0)
+    .unwrap();
+    g.bench_function("k4_n256_d2048", |b| {
+        b.iter(|| {
+            analyze_probe(
+                &probe.samples,
+                &probe.coords,
+                Some(probe.grid),
+                &MetricConfig::default(),
+            )
+            .unwrap()
+        })
+    });
     g.finish();
 }
 

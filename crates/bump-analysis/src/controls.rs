@@ -212,7 +212,7 @@ impl ControlSpec {
     }
 
     /// The whole suite of variants (each generated with every seed of both splits): 48
-    /// variants, 16 of truth C, 14 of B and 18 of A.
+    /// variants, 19 of truth C, 14 of B and 15 of A.
     pub fn suite() -> Vec<ControlSpec> {
         use ControlMap::*;
         use NoiseKind::*;

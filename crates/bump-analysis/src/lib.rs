@@ -4,8 +4,10 @@
 //! crate measures them: dimension ([`pca`], participation ratio, TwoNN, Levina–Bickel),
 //! decodability (cross-validated ridge and k-NN probes), order (trustworthiness, continuity,
 //! k-NN overlap, Spearman ρ, Isomap + Procrustes), factorization (metric-tensor off-diagonal
-//! ratio, parallelogram error, principal angles), a percolation simulator, and a phase
-//! classifier with documented, configurable thresholds (docs/analysis.md).
+//! ratio, parallelogram error, principal angles), a percolation simulator, and the
+//! representation rule ([`analyze_probe`] on K independent samples per condition, then
+//! [`classify_representation`]) with thresholds calibrated on the synthetic [`controls`]
+//! (docs/analysis.md).
 //!
 //! Inputs are plain matrices: [`Activations`] (N×D), true coordinates `&[[f64; 2]]`, and for
 //! grid metrics the grid shape `(nx, ny)` with points in row-major order (y outer, x inner).

@@ -36,8 +36,9 @@ pub struct Classification {
     pub reason: String,
 }
 
-/// Thresholds of [`classify`]. The defaults are ours, to be calibrated on real runs
-/// (docs/analysis.md).
+/// Thresholds of the legacy rule [`classify`] (uncalibrated; fitted to one run). Superseded by
+/// [`RepresentationThresholds`](crate::RepresentationThresholds), calibrated on the synthetic
+/// controls (docs/analysis.md).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct PhaseThresholds {
     /// Lowest intrinsic dimension that counts as a 2D manifold (1.5).
@@ -77,6 +78,12 @@ pub fn order_rho(m: &RepresentationMetrics) -> f64 {
     }
 }
 
+/// **Legacy rule**, kept while callers switch to
+/// [`analyze_probe`](crate::analyze_probe) + [`classify_representation`](crate::classify_representation):
+/// its dimension band is checked first, so a sheet folded at the grid's resolution (the 4-px
+/// position encoding) and every disordered sheet under noise are called A, and it scores
+/// 33 % on the held-out controls (docs/analysis.md).
+///
 /// Representation phase (ρ is [`order_rho`]: the geodesic Spearman ρ):
 /// - **C**: intrinsic dimension in [id_min, id_max], T(k) ≥ trust_c, ρ ≥ spearman_c and probe
 ///   R² ≥ r2_c for x and y — an ordered sheet;

@@ -14,15 +14,15 @@ use serde::{Deserialize, Serialize};
 
 /// Number of points the neighbourhood sizes of [`ConditionGeometry`] are stated for: the
 /// 16×16 evaluation grid the thresholds were calibrated on.
-pub const REFERENCE_POINTS: usize = 256;
+const REFERENCE_POINTS: usize = 256;
 
 /// Neighbourhood size of the order statistics at [`REFERENCE_POINTS`] points (10, about 4 % of
 /// the conditions); other grids use the same fraction.
-pub const ORDER_K: usize = 10;
+const ORDER_K: usize = 10;
 
 /// Neighbourhood size of the coarse order statistics at [`REFERENCE_POINTS`] points (40, about
 /// 16 % of the conditions: a disc of radius ≈ 3.6 grid spacings).
-pub const COARSE_K: usize = 40;
+const COARSE_K: usize = 40;
 
 /// `k` at [`REFERENCE_POINTS`] points, scaled to `n` points (at least 2, and small enough for
 /// trustworthiness).
@@ -197,14 +197,27 @@ fn resolve(cross: &Mat<f64>, centred: &[Mat<f64>], trace: f64) -> Result<Resolve
     })
 }
 
-fn signal_from(between: f64, within: f64) -> f64 {
+/// S_B/(S_B + W), clamped to [0, 1]; 0 when nothing varies beyond round-off relative to the
+/// data's mean squared row norm `scale`.
+fn signal_from(between: f64, within: f64, scale: f64) -> f64 {
     let b = between.max(0.0);
-    if b + within > 0.0 {
+    if b + within > 1e-24 * scale {
         (b / (b + within)).clamp(0.0, 1.0)
     } else {
         // Nothing varies at all: the condition explains nothing.
         0.0
     }
+}
+
+/// Mean squared row norm over all samples (the scale of round-off in the variances).
+fn mean_square(samples: &[Activations]) -> f64 {
+    let n: usize = samples.iter().map(Activations::n).sum();
+    samples
+        .iter()
+        .flat_map(|s| s.as_slice())
+        .map(|v| v * v)
+        .sum::<f64>()
+        / n.max(1) as f64
 }
 
 /// The fraction of layer 4's variance that the condition explains, from K ≥ 2 independent
@@ -225,7 +238,7 @@ fn signal_from(between: f64, within: f64) -> f64 {
 /// shift cancels in x_ik − x_jk but counts in W). With noise independent per condition it
 /// equals the one-way ANOVA estimate S_M − W/K up to O(W/(BK)), where S_M is the variance of
 /// the means. The result is S_B / (S_B + W), the intraclass correlation of one sample (traces
-/// over the D features), clamped to [0, 1]; 0 when nothing varies at all.
+/// over the D features), clamped to [0, 1]; 0 when nothing varies at all (beyond round-off).
 ///
 /// # Errors
 /// Fewer than two samples ([`Error::InvalidArgument`]: with one sample the split is not
@@ -275,7 +288,7 @@ pub fn condition_signal_fraction(samples: &[Activations]) -> Result<f64> {
     let mean_sq = centred_sq(&mean);
     let self_sq: f64 = samples.iter().map(|s| centred_sq(s.as_slice())).sum();
     let between = (kf * kf * mean_sq - self_sq) / (kf * (kf - 1.0)) / (n - 1) as f64;
-    Ok(signal_from(between, within))
+    Ok(signal_from(between, within, mean_square(samples)))
 }
 
 /// The dimension of the resolved condition means at one neighbourhood scale.
@@ -308,9 +321,9 @@ pub struct ConditionGeometry {
     /// Whether the sheet statistics were measured on noise-resolved means (K ≥ 2); for K = 1
     /// they are measured on the one sample.
     pub denoised: bool,
-    /// Fine neighbourhood size k ([`ORDER_K`] scaled to B).
+    /// Fine neighbourhood size k (10 at B = 256, scaled in proportion to B).
     pub k: usize,
-    /// Coarse neighbourhood size ([`COARSE_K`] scaled to B).
+    /// Coarse neighbourhood size (40 at B = 256, scaled in proportion to B).
     pub k_coarse: usize,
     /// Trustworthiness T(k), true centres → means.
     pub trustworthiness: f64,
@@ -468,9 +481,10 @@ pub(crate) fn decision_statistics(
     check_coords(coords, n)?;
     let dec = decompose(samples)?;
     let k = samples.len();
+    let scale = mean_square(samples);
     let condition_signal = if k >= 2 {
-        signal_from(dec.between, dec.within)
-    } else if dec.between <= 0.0 {
+        signal_from(dec.between, dec.within, scale)
+    } else if dec.between <= 1e-24 * scale {
         0.0
     } else {
         f64::NAN
@@ -547,7 +561,7 @@ pub struct RepresentationThresholds {
     /// Smallest share of the condition signal the resolved directions must carry for the
     /// sheet to count ([`ConditionGeometry::resolved_share`]; not applied for K = 1). Frozen
     /// at 0.55: optimal range [0.15, 0.95], between full-rank random codes buried in
-    /// anisotropic noise (0.10) and every B control (≥ 0.96).
+    /// anisotropic noise (0.10) and every B control (≥ 0.98).
     pub resolved_share_min: f64,
 }
 
