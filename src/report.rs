@@ -151,8 +151,11 @@ pub fn plot_accuracy(path: &Path, records: &[EvalRecord]) -> Result<()> {
     register_fonts();
     let root = BitMapBackend::new(path, (900, 480)).into_drawing_area();
     root.fill(&WHITE).map_err(plot_err)?;
-    let series: [Series; 3] = [
-        ("accuracy", BLACK, |r| r.accuracy),
+    let series: [Series; 4] = [
+        ("accuracy (τ 1 px)", BLACK, |r| r.accuracy),
+        ("accuracy (τ 0.5 px)", RGBColor(120, 120, 120), |r| {
+            r.accuracy_tight
+        }),
         ("acc_x", RGBColor(30, 90, 200), |r| r.acc_x),
         ("acc_y", RGBColor(220, 90, 20), |r| r.acc_y),
     ];

@@ -25,9 +25,9 @@ pub fn checkpoint_line(bar: &ProgressBar, enabled: bool, r: &EvalRecord) {
         return;
     }
     let line = format!(
-        "step {:>6}  loss {:.4}  acc {:.3}  gen {}  layer4 {}  (ID {:.2}, T {:.2}, ρ {:.2}, R² {:.2}/{:.2})",
-        r.step, r.train_loss, r.accuracy, r.gen_phase, r.rep_phase, r.intrinsic_dim,
-        r.trustworthiness, r.spearman, r.r2_x, r.r2_y
+        "step {:>6}  loss {:.4}  acc {:.3} (τ 0.5: {:.3})  gen {}  layer4 {}  (signal {:.2}, T {:.2}, UMAP R² {:.2}/{:.2})",
+        r.step, r.train_loss, r.accuracy, r.accuracy_tight, r.gen_phase, r.rep_phase,
+        r.condition_signal, r.trustworthiness, r.umap_r2_x, r.umap_r2_y
     );
     // indicatif hides the bar (and its println) when stderr is not a terminal; logs redirected
     // to a file still get one line per checkpoint.
