@@ -42,6 +42,15 @@ fn first(records: &[EvalRecord], f: impl Fn(&EvalRecord) -> bool) -> String {
         .map_or_else(|| "never".into(), |r| r.step.to_string())
 }
 
+/// The first step from which every later checkpoint satisfies `f` ("for good").
+fn from_on(records: &[EvalRecord], f: impl Fn(&EvalRecord) -> bool) -> String {
+    let tail = records.iter().rev().take_while(|r| f(r)).count();
+    if tail == 0 {
+        return "never".into();
+    }
+    records[records.len() - tail].step.to_string()
+}
+
 /// Checkpoints labelled B and the step span they cover (first B to the next non-B checkpoint).
 fn b_stretch(records: &[EvalRecord]) -> String {
     let idx: Vec<usize> = (0..records.len())
@@ -52,7 +61,7 @@ fn b_stretch(records: &[EvalRecord]) -> String {
     };
     let end = records.get(z + 1).map_or(records[z].step, |r| r.step);
     format!(
-        "{} checkpoints, steps {}–{} (≈ {} steps)",
+        "{} checkpoint(s), steps {}–{} (≈ {} steps)",
         idx.len(),
         records[a].step,
         records[z].step,
@@ -68,24 +77,30 @@ fn real_main() -> Result<(), Box<dyn std::error::Error>> {
         if records.is_empty() {
             return Err(format!("{}: no records", dir.display()).into());
         }
-        runs.push((dir.display().to_string(), records));
+        let name = dir.file_name().map_or_else(
+            || dir.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        runs.push((name, records));
     }
     println!(
-        "| run | layer 4: A | B | C | UMAP ordered (R² ≥ {}) | generation: A | B | C | B (layer 4) | final accuracy (1 px / 0.5 px) |",
+        "| run | layer 4: A | B | C | C for good | UMAP ordered (R² ≥ {}) | generation: A | B | C | C for good | B (layer 4) | final accuracy (1 px / 0.5 px) |",
         args.umap_ordered
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for (name, r) in &runs {
         let last = &r[r.len() - 1];
         println!(
-            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} % / {:.1} % |",
+            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} % / {:.1} % |",
             first(r, |x| x.rep_phase == Phase::A),
             first(r, |x| x.rep_phase == Phase::B),
             first(r, |x| x.rep_phase == Phase::C),
+            from_on(r, |x| x.rep_phase == Phase::C),
             first(r, |x| x.umap_r2_x.min(x.umap_r2_y) >= args.umap_ordered),
             first(r, |x| x.gen_phase == Phase::A),
             first(r, |x| x.gen_phase == Phase::B),
             first(r, |x| x.gen_phase == Phase::C),
+            from_on(r, |x| x.gen_phase == Phase::C),
             b_stretch(r),
             100.0 * last.accuracy,
             100.0 * last.accuracy_tight,
