@@ -7,7 +7,7 @@ use crate::snapshot::Snapshot;
 use crate::Result;
 use bump_analysis::{
     Activations, Classification, MetricConfig, Phase, ProbeAnalysis, RepresentationMetrics,
-    RepresentationThresholds, UmapConfig, UmapReport,
+    UmapConfig, UmapReport,
 };
 use bump_data::{ScoreConfig, ScoreReport};
 use bump_diffusion::{NoiseSchedule, SamplerConfig};
@@ -303,7 +303,7 @@ impl From<ProbeReading> for ProbeOutcome {
 
 impl Evaluator<'_> {
     fn umap_config(&self) -> UmapConfig {
-        UmapConfig::default().with_seed(self.cfg.eval.seed)
+        self.cfg.eval.umap
     }
 
     /// Reads and analyses layer 4 under every probe.
@@ -312,7 +312,7 @@ impl Evaluator<'_> {
             k: self.cfg.eval.k,
             ..MetricConfig::default()
         };
-        let thresholds = RepresentationThresholds::default();
+        let thresholds = self.cfg.eval.classifier;
         self.probes
             .iter()
             .map(|probe| {

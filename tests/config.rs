@@ -26,6 +26,8 @@ fn former_eval(weights: EvalWeights, sampler: SamplerConfig) -> EvalConfig {
             region: None,
         },
         probe: ProbeConfig::default(),
+        classifier: Default::default(),
+        umap: bump_ddpm::analysis::UmapConfig::default().with_seed(1234),
         seed: 1234,
         k: 10,
         snapshots: 5,

@@ -66,12 +66,25 @@ pub struct EvalConfig {
     pub centres: CentreSet,
     /// What the layer-4 probe shows the model ([`ProbeConfig`]).
     pub probe: ProbeConfig,
+    /// Thresholds of the representation rule (default: the values frozen on the synthetic
+    /// controls, docs/analysis.md; change them only to study the rule, e.g. with the
+    /// `evaluate` example).
+    #[serde(default)]
+    pub classifier: bump_analysis::RepresentationThresholds,
+    /// The paper's UMAP protocol (default: n_neighbors 15, min_dist 0.1, 3D, seed 1234, the
+    /// seed runs written before this key existed used).
+    #[serde(default = "default_umap")]
+    pub umap: bump_analysis::UmapConfig,
     /// Seed of the sampler noise and of the shared probe noise image.
     pub seed: u64,
     /// Neighbourhood size k for the representation metrics.
     pub k: usize,
     /// Number of checkpoints to show as samples and embeddings in the report.
     pub snapshots: usize,
+}
+
+fn default_umap() -> bump_analysis::UmapConfig {
+    bump_analysis::UmapConfig::default().with_seed(1234)
 }
 
 /// Optimisation.
@@ -267,6 +280,9 @@ impl ExperimentConfig {
         if e.k == 0 {
             return bad("eval.k", "must be > 0, got 0");
         }
+        e.umap
+            .validate_for(count)
+            .map_err(|err| Error::Config(format!("eval.umap: {err}")))?;
         e.probe.validate(schedule.num_train_timesteps())
     }
 }
