@@ -72,7 +72,19 @@ struct LinePanel<'s> {
     legend: SeriesLabelPosition,
 }
 
-impl LinePanel<'_> {
+impl<'s> LinePanel<'s> {
+    /// A [0, 1.08] panel with dots, room above 1 for the generation-phase strip.
+    fn phase_shaded(caption: &'s str, y_desc: &'s str, series: &'s [Series]) -> Self {
+        Self {
+            caption,
+            y: 0.0..1.08,
+            y_desc,
+            series,
+            markers: true,
+            legend: SeriesLabelPosition::LowerRight,
+        }
+    }
+
     /// Draws the panel on `area`: `underlay` draws below the lines (e.g. phase shading),
     /// `overlay` above them and before the legend (reference lines, extra legend entries).
     fn draw<'b>(
@@ -145,6 +157,12 @@ fn shade_phases(
     Ok(())
 }
 
+/// Shading by the layer-4 phase below 1, and the generation phase as a strip above.
+fn shade_both_phases(chart: &mut Chart<'_, '_>, records: &[EvalRecord]) -> Result<()> {
+    shade_phases(chart, records, |r| r.rep_phase, (0.0, 1.0))?;
+    shade_phases(chart, records, |r| r.gen_phase, (1.02, 1.08))
+}
+
 /// Accuracy, acc_x and acc_y against step, shaded by representation phase (top band: generation
 /// phase).
 pub fn plot_accuracy(path: &Path, records: &[EvalRecord]) -> Result<()> {
@@ -159,18 +177,12 @@ pub fn plot_accuracy(path: &Path, records: &[EvalRecord]) -> Result<()> {
         ("acc_x", RGBColor(30, 90, 200), |r| r.acc_x),
         ("acc_y", RGBColor(220, 90, 20), |r| r.acc_y),
     ];
-    let panel = LinePanel {
-        caption: "Generation accuracy (shading: layer-4 phase; top strip: generation phase)",
-        y: 0.0..1.08,
-        y_desc: "fraction correct",
-        series: &series,
-        markers: true,
-        legend: SeriesLabelPosition::LowerRight,
-    };
-    let underlay = |chart: &mut Chart<'_, '_>| {
-        shade_phases(chart, records, |r| r.rep_phase, (0.0, 1.0))?;
-        shade_phases(chart, records, |r| r.gen_phase, (1.02, 1.08))
-    };
+    let panel = LinePanel::phase_shaded(
+        "Generation accuracy (shading: layer-4 phase; top strip: generation phase)",
+        "fraction correct",
+        &series,
+    );
+    let underlay = |chart: &mut Chart<'_, '_>| shade_both_phases(chart, records);
     let phase_legend = |chart: &mut Chart<'_, '_>| {
         for p in [Phase::A, Phase::B, Phase::C] {
             let c = phase_colour(p);
@@ -211,18 +223,8 @@ pub fn plot_runs(path: &Path, runs: &[(String, Vec<EvalRecord>)]) -> Result<()> 
     ];
     for (area, (name, records)) in root.split_evenly((runs.len(), 1)).iter().zip(runs) {
         let caption = format!("{name} (shading: layer-4 phase; top strip: generation phase)");
-        let panel = LinePanel {
-            caption: &caption,
-            y: 0.0..1.08,
-            y_desc: "",
-            series: &series,
-            markers: true,
-            legend: SeriesLabelPosition::LowerRight,
-        };
-        let underlay = |chart: &mut Chart<'_, '_>| {
-            shade_phases(chart, records, |r| r.rep_phase, (0.0, 1.0))?;
-            shade_phases(chart, records, |r| r.gen_phase, (1.02, 1.08))
-        };
+        let panel = LinePanel::phase_shaded(&caption, "", &series);
+        let underlay = |chart: &mut Chart<'_, '_>| shade_both_phases(chart, records);
         panel.draw(area, records, underlay, |_| Ok(()))?;
     }
     root.present().map_err(plot_err)?;

@@ -71,33 +71,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn log_spaced_steps_match_the_documented_sequence() {
-        let s = CheckpointSchedule {
-            log_spaced: true,
-            every: 0,
-            ..CheckpointSchedule::default()
-        };
-        assert_eq!(s.steps(120), vec![0, 1, 2, 5, 10, 20, 50, 100, 120]);
-    }
-
-    #[test]
-    fn every_k_adds_regular_steps() {
-        let s = CheckpointSchedule {
-            log_spaced: false,
-            every: 30,
-            ..CheckpointSchedule::default()
-        };
-        assert_eq!(s.steps(100), vec![0, 30, 60, 90, 100]);
-    }
-
-    #[test]
-    fn a_dense_stretch_adds_steps_up_to_its_end() {
-        let s = CheckpointSchedule {
-            log_spaced: false,
-            every: 50,
-            dense_every: 10,
-            dense_until: 30,
-        };
-        assert_eq!(s.steps(100), vec![0, 10, 20, 30, 50, 100]);
+    fn checkpoint_steps_match_the_documented_sequences() {
+        // (log_spaced, every, dense_every, dense_until, total, expected steps)
+        let cases: [(bool, u64, u64, u64, u64, Vec<u64>); 3] = [
+            (true, 0, 0, 0, 120, vec![0, 1, 2, 5, 10, 20, 50, 100, 120]),
+            (false, 30, 0, 0, 100, vec![0, 30, 60, 90, 100]),
+            (false, 50, 10, 30, 100, vec![0, 10, 20, 30, 50, 100]),
+        ];
+        for (log_spaced, every, dense_every, dense_until, total, expected) in cases {
+            let s = CheckpointSchedule {
+                log_spaced,
+                every,
+                dense_every,
+                dense_until,
+            };
+            assert_eq!(s.steps(total), expected, "{s:?}");
+        }
     }
 }
