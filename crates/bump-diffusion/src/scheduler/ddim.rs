@@ -1,9 +1,7 @@
 //! DDIM (Song et al. 2021) with η (diffusers `DDIMScheduler`).
 
-use super::{
-    check_custom_timesteps, position, predicted_x0, required_noise, spaced_timesteps, step_inputs,
-    Scheduler, Spacing, StepOutput, X0Limits,
-};
+use super::timesteps::TimestepGrid;
+use super::{predicted_x0, required_noise, step_inputs, Scheduler, Spacing, StepOutput, X0Limits};
 use crate::schedule::NoiseSchedule;
 use crate::{Error, Result};
 use candle_core::Tensor;
@@ -31,7 +29,7 @@ pub struct DdimOptions {
 pub struct DdimScheduler {
     schedule: NoiseSchedule,
     options: DdimOptions,
-    timesteps: Vec<usize>,
+    grid: TimestepGrid,
 }
 
 impl DdimScheduler {
@@ -49,20 +47,21 @@ impl DdimScheduler {
             return Err(Error::InvalidEta(options.eta));
         }
         options.limits.validate()?;
-        let timesteps = spaced_timesteps(
-            options.spacing,
+        let grid = TimestepGrid::spaced(
             schedule.num_train_timesteps(),
-            num_inference_steps,
+            options.spacing,
             false,
+            num_inference_steps,
         )?;
-        Ok(Self::from_grid(schedule, timesteps, options))
+        Ok(Self::from_grid(schedule, grid, options))
     }
 
     /// A scheduler that visits exactly `timesteps` (strictly decreasing, each `< T`;
     /// `options.spacing` then only matters for a later [`Scheduler::set_timesteps`]).
     ///
     /// # Errors
-    /// Invalid options (as [`DdimScheduler::new`]) or grid ([`check_custom_timesteps`]).
+    /// Invalid options (as [`DdimScheduler::new`]) or grid
+    /// ([`check_custom_timesteps`](super::check_custom_timesteps)).
     pub fn with_timesteps(
         schedule: &NoiseSchedule,
         timesteps: &[usize],
@@ -72,15 +71,20 @@ impl DdimScheduler {
             return Err(Error::InvalidEta(options.eta));
         }
         options.limits.validate()?;
-        check_custom_timesteps(timesteps, schedule.num_train_timesteps())?;
-        Ok(Self::from_grid(schedule, timesteps.to_vec(), options))
+        let grid = TimestepGrid::custom(
+            schedule.num_train_timesteps(),
+            options.spacing,
+            false,
+            timesteps,
+        )?;
+        Ok(Self::from_grid(schedule, grid, options))
     }
 
-    fn from_grid(schedule: &NoiseSchedule, timesteps: Vec<usize>, options: DdimOptions) -> Self {
+    fn from_grid(schedule: &NoiseSchedule, grid: TimestepGrid, options: DdimOptions) -> Self {
         Self {
             schedule: schedule.clone(),
             options,
-            timesteps,
+            grid,
         }
     }
 
@@ -92,8 +96,8 @@ impl DdimScheduler {
     /// (ᾱ_{t′}, σ, t′) of the step at grid position `k` (t′ = `None` after the last).
     fn coefficients(&self, k: usize) -> (f64, f64, Option<usize>) {
         let ab = &self.schedule.alphas_cumprod;
-        let a_t = ab[self.timesteps[k]];
-        let prev = self.timesteps.get(k + 1).copied();
+        let a_t = ab[self.grid.as_slice()[k]];
+        let prev = self.grid.after(k);
         let a_prev = prev.map_or(1.0, |p| ab[p]);
         let sigma = self.options.eta
             * ((1.0 - a_prev) / (1.0 - a_t) * (1.0 - a_t / a_prev))
@@ -105,27 +109,21 @@ impl DdimScheduler {
 
 impl Scheduler for DdimScheduler {
     fn timesteps(&self) -> &[usize] {
-        &self.timesteps
+        self.grid.as_slice()
     }
 
     fn set_timesteps(&mut self, num_inference_steps: usize) -> Result<()> {
-        self.timesteps = spaced_timesteps(
-            self.options.spacing,
-            self.schedule.num_train_timesteps(),
-            num_inference_steps,
-            false,
-        )?;
+        self.grid.respace(num_inference_steps)?;
         Ok(())
     }
 
     fn set_custom_timesteps(&mut self, timesteps: &[usize]) -> Result<()> {
-        check_custom_timesteps(timesteps, self.schedule.num_train_timesteps())?;
-        self.timesteps = timesteps.to_vec();
+        self.grid.set_custom(timesteps)?;
         Ok(())
     }
 
     fn needs_noise(&self, timestep: usize) -> Result<bool> {
-        let (_, sigma, prev) = self.coefficients(position(&self.timesteps, timestep)?);
+        let (_, sigma, prev) = self.coefficients(self.grid.position(timestep)?);
         Ok(sigma > 0.0 && prev.is_some())
     }
 
@@ -136,7 +134,7 @@ impl Scheduler for DdimScheduler {
         sample: &Tensor,
         noise: Option<&Tensor>,
     ) -> Result<StepOutput> {
-        let k = position(&self.timesteps, timestep)?;
+        let k = self.grid.position(timestep)?;
         let (out, x) = step_inputs(model_output, sample, noise)?;
         let x0 = predicted_x0(&self.schedule, &self.options.limits, &out, timestep, &x)?;
         let a_t = self.schedule.alphas_cumprod[timestep];

@@ -1,9 +1,7 @@
 //! Ancestral DDPM (Ho et al. 2020), full or respaced (diffusers `DDPMScheduler`).
 
-use super::{
-    check_custom_timesteps, position, predicted_x0, required_noise, spaced_timesteps, step_inputs,
-    Scheduler, Spacing, StepOutput, X0Limits,
-};
+use super::timesteps::TimestepGrid;
+use super::{predicted_x0, required_noise, step_inputs, Scheduler, Spacing, StepOutput, X0Limits};
 use crate::schedule::NoiseSchedule;
 use crate::Result;
 use candle_core::Tensor;
@@ -44,7 +42,7 @@ pub struct DdpmOptions {
 pub struct DdpmScheduler {
     schedule: NoiseSchedule,
     options: DdpmOptions,
-    timesteps: Vec<usize>,
+    grid: TimestepGrid,
 }
 
 impl DdpmScheduler {
@@ -59,35 +57,41 @@ impl DdpmScheduler {
         options: DdpmOptions,
     ) -> Result<Self> {
         options.limits.validate()?;
-        let timesteps = spaced_timesteps(
-            options.spacing,
+        let grid = TimestepGrid::spaced(
             schedule.num_train_timesteps(),
-            num_inference_steps,
+            options.spacing,
             false,
+            num_inference_steps,
         )?;
-        Ok(Self::from_grid(schedule, timesteps, options))
+        Ok(Self::from_grid(schedule, grid, options))
     }
 
     /// A scheduler that visits exactly `timesteps` (strictly decreasing, each `< T`;
     /// `options.spacing` then only matters for a later [`Scheduler::set_timesteps`]).
     ///
     /// # Errors
-    /// Invalid options (as [`DdpmScheduler::new`]) or grid ([`check_custom_timesteps`]).
+    /// Invalid options (as [`DdpmScheduler::new`]) or grid
+    /// ([`check_custom_timesteps`](super::check_custom_timesteps)).
     pub fn with_timesteps(
         schedule: &NoiseSchedule,
         timesteps: &[usize],
         options: DdpmOptions,
     ) -> Result<Self> {
         options.limits.validate()?;
-        check_custom_timesteps(timesteps, schedule.num_train_timesteps())?;
-        Ok(Self::from_grid(schedule, timesteps.to_vec(), options))
+        let grid = TimestepGrid::custom(
+            schedule.num_train_timesteps(),
+            options.spacing,
+            false,
+            timesteps,
+        )?;
+        Ok(Self::from_grid(schedule, grid, options))
     }
 
-    fn from_grid(schedule: &NoiseSchedule, timesteps: Vec<usize>, options: DdpmOptions) -> Self {
+    fn from_grid(schedule: &NoiseSchedule, grid: TimestepGrid, options: DdpmOptions) -> Self {
         Self {
             schedule: schedule.clone(),
             options,
-            timesteps,
+            grid,
         }
     }
 
@@ -99,27 +103,21 @@ impl DdpmScheduler {
 
 impl Scheduler for DdpmScheduler {
     fn timesteps(&self) -> &[usize] {
-        &self.timesteps
+        self.grid.as_slice()
     }
 
     fn set_timesteps(&mut self, num_inference_steps: usize) -> Result<()> {
-        self.timesteps = spaced_timesteps(
-            self.options.spacing,
-            self.schedule.num_train_timesteps(),
-            num_inference_steps,
-            false,
-        )?;
+        self.grid.respace(num_inference_steps)?;
         Ok(())
     }
 
     fn set_custom_timesteps(&mut self, timesteps: &[usize]) -> Result<()> {
-        check_custom_timesteps(timesteps, self.schedule.num_train_timesteps())?;
-        self.timesteps = timesteps.to_vec();
+        self.grid.set_custom(timesteps)?;
         Ok(())
     }
 
     fn needs_noise(&self, timestep: usize) -> Result<bool> {
-        Ok(position(&self.timesteps, timestep)? + 1 < self.timesteps.len())
+        Ok(self.grid.position(timestep)? + 1 < self.grid.as_slice().len())
     }
 
     fn step(
@@ -129,12 +127,12 @@ impl Scheduler for DdpmScheduler {
         sample: &Tensor,
         noise: Option<&Tensor>,
     ) -> Result<StepOutput> {
-        let k = position(&self.timesteps, timestep)?;
+        let k = self.grid.position(timestep)?;
         let (out, x) = step_inputs(model_output, sample, noise)?;
         let x0 = predicted_x0(&self.schedule, &self.options.limits, &out, timestep, &x)?;
         let ab = &self.schedule.alphas_cumprod;
         let a_t = ab[timestep];
-        let prev = self.timesteps.get(k + 1).copied();
+        let prev = self.grid.after(k);
         let a_prev = prev.map_or(1.0, |p| ab[p]);
         let alpha = a_t / a_prev;
         let beta = 1.0 - alpha;

@@ -1,10 +1,8 @@
 //! DPM-Solver++(2M) (Lu et al. 2022), as diffusers'
 //! `DPMSolverMultistepScheduler(algorithm_type="dpmsolver++", solver_order=2)`.
 
-use super::{
-    check_custom_timesteps, position, predicted_x0, spaced_timesteps, step_inputs, Scheduler,
-    Spacing, StepOutput, X0Limits,
-};
+use super::timesteps::TimestepGrid;
+use super::{predicted_x0, step_inputs, Scheduler, Spacing, StepOutput, X0Limits};
 use crate::schedule::NoiseSchedule;
 use crate::{Error, Result};
 use candle_core::Tensor;
@@ -41,7 +39,7 @@ pub struct DpmSolverPp2mOptions {
 pub struct DpmSolverPp2mScheduler {
     schedule: NoiseSchedule,
     options: DpmSolverPp2mOptions,
-    timesteps: Vec<usize>,
+    grid: TimestepGrid,
     /// The grid position the next step must have (0 also restarts).
     next: usize,
     /// x̂₀ and λ of the previous step.
@@ -60,39 +58,45 @@ impl DpmSolverPp2mScheduler {
         options: DpmSolverPp2mOptions,
     ) -> Result<Self> {
         options.limits.validate()?;
-        let timesteps = spaced_timesteps(
-            options.spacing,
+        let grid = TimestepGrid::spaced(
             schedule.num_train_timesteps(),
-            num_inference_steps,
+            options.spacing,
             true,
+            num_inference_steps,
         )?;
-        Ok(Self::from_grid(schedule, timesteps, options))
+        Ok(Self::from_grid(schedule, grid, options))
     }
 
     /// A scheduler that visits exactly `timesteps` (strictly decreasing, each `< T`;
     /// `options.spacing` then only matters for a later [`Scheduler::set_timesteps`]).
     ///
     /// # Errors
-    /// Invalid options (as [`DpmSolverPp2mScheduler::new`]) or grid ([`check_custom_timesteps`]).
+    /// Invalid options (as [`DpmSolverPp2mScheduler::new`]) or grid
+    /// ([`check_custom_timesteps`](super::check_custom_timesteps)).
     pub fn with_timesteps(
         schedule: &NoiseSchedule,
         timesteps: &[usize],
         options: DpmSolverPp2mOptions,
     ) -> Result<Self> {
         options.limits.validate()?;
-        check_custom_timesteps(timesteps, schedule.num_train_timesteps())?;
-        Ok(Self::from_grid(schedule, timesteps.to_vec(), options))
+        let grid = TimestepGrid::custom(
+            schedule.num_train_timesteps(),
+            options.spacing,
+            true,
+            timesteps,
+        )?;
+        Ok(Self::from_grid(schedule, grid, options))
     }
 
     fn from_grid(
         schedule: &NoiseSchedule,
-        timesteps: Vec<usize>,
+        grid: TimestepGrid,
         options: DpmSolverPp2mOptions,
     ) -> Self {
         Self {
             schedule: schedule.clone(),
             options,
-            timesteps,
+            grid,
             next: 0,
             history: None,
         }
@@ -111,31 +115,25 @@ impl DpmSolverPp2mScheduler {
 
 impl Scheduler for DpmSolverPp2mScheduler {
     fn timesteps(&self) -> &[usize] {
-        &self.timesteps
+        self.grid.as_slice()
     }
 
     fn set_timesteps(&mut self, num_inference_steps: usize) -> Result<()> {
-        self.timesteps = spaced_timesteps(
-            self.options.spacing,
-            self.schedule.num_train_timesteps(),
-            num_inference_steps,
-            true,
-        )?;
+        self.grid.respace(num_inference_steps)?;
         self.next = 0;
         self.history = None;
         Ok(())
     }
 
     fn set_custom_timesteps(&mut self, timesteps: &[usize]) -> Result<()> {
-        check_custom_timesteps(timesteps, self.schedule.num_train_timesteps())?;
-        self.timesteps = timesteps.to_vec();
+        self.grid.set_custom(timesteps)?;
         self.next = 0;
         self.history = None;
         Ok(())
     }
 
     fn needs_noise(&self, timestep: usize) -> Result<bool> {
-        position(&self.timesteps, timestep).map(|_| false)
+        self.grid.position(timestep).map(|_| false)
     }
 
     fn step(
@@ -145,20 +143,20 @@ impl Scheduler for DpmSolverPp2mScheduler {
         sample: &Tensor,
         noise: Option<&Tensor>,
     ) -> Result<StepOutput> {
-        let k = position(&self.timesteps, timestep)?;
+        let k = self.grid.position(timestep)?;
         if k == 0 {
             self.history = None;
         } else if k != self.next {
             return Err(Error::StepOutOfOrder {
                 timestep,
-                expected: self.timesteps.get(self.next).copied(),
+                expected: self.grid.as_slice().get(self.next).copied(),
             });
         }
         let (out, x) = step_inputs(model_output, sample, noise)?;
         let x0 = predicted_x0(&self.schedule, &self.options.limits, &out, timestep, &x)?;
         let ab = &self.schedule.alphas_cumprod;
         let l_s = self.lambda(timestep);
-        let prev_sample = match self.timesteps.get(k + 1).copied() {
+        let prev_sample = match self.grid.after(k) {
             // The last step goes to σ = 0, where the first-order update is x = x̂₀.
             None => x0.clone(),
             Some(p) => {

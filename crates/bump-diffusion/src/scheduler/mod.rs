@@ -248,18 +248,6 @@ impl Scheduler for AnyScheduler {
     }
 }
 
-/// The grid position of `timestep` (grids are strictly decreasing).
-fn position(timesteps: &[usize], timestep: usize) -> Result<usize> {
-    timesteps
-        .binary_search_by(|t| timestep.cmp(t))
-        .map_err(|_| Error::UnknownTimestep {
-            timestep,
-            first: timesteps.first().copied().unwrap_or(0),
-            last: timesteps.last().copied().unwrap_or(0),
-            count: timesteps.len(),
-        })
-}
-
 /// Checks the step inputs and converts them to f32.
 fn step_inputs(
     model_output: &Tensor,

@@ -121,3 +121,82 @@ pub fn check_descending(ts: &[usize]) -> Result<()> {
         None => Ok(()),
     }
 }
+
+/// The grid a scheduler walks, and how [`Scheduler::set_timesteps`](super::Scheduler) lays a new
+/// one: every scheduler holds one, so spacing, validation and lookup live here once.
+#[derive(Debug, Clone)]
+pub(crate) struct TimestepGrid {
+    t_total: usize,
+    spacing: Spacing,
+    multistep: bool,
+    timesteps: Vec<usize>,
+}
+
+impl TimestepGrid {
+    /// `steps` timesteps of `0..t_total` laid by `spacing` ([`spaced_timesteps`]).
+    pub(crate) fn spaced(
+        t_total: usize,
+        spacing: Spacing,
+        multistep: bool,
+        steps: usize,
+    ) -> Result<Self> {
+        let timesteps = spaced_timesteps(spacing, t_total, steps, multistep)?;
+        Ok(Self {
+            t_total,
+            spacing,
+            multistep,
+            timesteps,
+        })
+    }
+
+    /// Exactly `timesteps` ([`check_custom_timesteps`]); `spacing` serves later re-spacing.
+    pub(crate) fn custom(
+        t_total: usize,
+        spacing: Spacing,
+        multistep: bool,
+        timesteps: &[usize],
+    ) -> Result<Self> {
+        check_custom_timesteps(timesteps, t_total)?;
+        Ok(Self {
+            t_total,
+            spacing,
+            multistep,
+            timesteps: timesteps.to_vec(),
+        })
+    }
+
+    /// Replaces the grid by `steps` timesteps laid by the grid's spacing.
+    pub(crate) fn respace(&mut self, steps: usize) -> Result<()> {
+        self.timesteps = spaced_timesteps(self.spacing, self.t_total, steps, self.multistep)?;
+        Ok(())
+    }
+
+    /// Replaces the grid by exactly `timesteps`.
+    pub(crate) fn set_custom(&mut self, timesteps: &[usize]) -> Result<()> {
+        check_custom_timesteps(timesteps, self.t_total)?;
+        self.timesteps = timesteps.to_vec();
+        Ok(())
+    }
+
+    /// The timesteps, descending.
+    pub(crate) fn as_slice(&self) -> &[usize] {
+        &self.timesteps
+    }
+
+    /// The grid position of `timestep` ([`Error::UnknownTimestep`] when it is not on the grid).
+    pub(crate) fn position(&self, timestep: usize) -> Result<usize> {
+        let ts = &self.timesteps;
+        ts.binary_search_by(|t| timestep.cmp(t))
+            .map_err(|_| Error::UnknownTimestep {
+                timestep,
+                first: ts.first().copied().unwrap_or(0),
+                last: ts.last().copied().unwrap_or(0),
+                count: ts.len(),
+            })
+    }
+
+    /// The grid entry after position `k` (`None` after the last).
+    pub(crate) fn after(&self, k: usize) -> Option<usize> {
+        self.timesteps.get(k + 1).copied()
+    }
+}
