@@ -170,17 +170,14 @@ pub fn build_probes(
         .collect();
     if p.real_images {
         let x0 = real_images(cfg, coords, device)?;
+        // One set of K noises serves every timestep (as the noise probes share `noises`).
+        let real_noises: Vec<Tensor> =
+            (0..p.samples).map(|k| noise(2, k)).collect::<Result<_>>()?;
         for &t in &timesteps {
             let tt = Tensor::full(t as f32, b, device)?;
-            let inputs = (0..p.samples)
-                .map(|k| {
-                    Ok(bump_diffusion::add_noise(
-                        schedule,
-                        &x0,
-                        &noise(2, k)?,
-                        &tt,
-                    )?)
-                })
+            let inputs = real_noises
+                .iter()
+                .map(|e| Ok(bump_diffusion::add_noise(schedule, &x0, e, &tt)?))
                 .collect::<Result<_>>()?;
             probes.push(Probe {
                 kind: ProbeKind::Real,

@@ -100,13 +100,12 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions) -> Result<RunOutcome> {
     } else {
         TrainState::fresh(cfg, device)?
     };
-    if !opts.resume {
-        run_dir.create()?;
-        run_dir.clear_records()?;
-    } else {
+    run_dir.create()?;
+    if opts.resume {
         // Drop records written after the checkpoint we resume from (a kill between the two).
         run_dir.rewrite_records(&state.records)?;
-        run_dir.create()?;
+    } else {
+        run_dir.clear_records()?;
     }
     run_dir.write_config(cfg)?;
 
