@@ -202,8 +202,9 @@ impl ExperimentArgs {
     /// Builds and validates the configuration, then the output directory. Writes nothing.
     pub fn resolve(&self) -> Result<Resolved> {
         let mut config = self.base_config()?;
+        // Every base is validated when read (file, saved run, embedded preset), and
+        // `apply_overrides` validates what it changes.
         config.apply_overrides(&self.overrides())?;
-        config.validate()?;
         if self.resume && self.out.is_none() {
             return Err(Error::Config(
                 "--resume needs --out DIR (the run to continue)".into(),
