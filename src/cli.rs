@@ -33,9 +33,10 @@ use std::process::ExitCode;
 /// Flags shared by every experiment entry point.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ExperimentArgs {
-    /// Starting configuration: a built-in preset (quick, paper).
-    #[arg(long, default_value = "quick", conflicts_with = "config")]
-    pub preset: Preset,
+    /// Starting configuration: a built-in preset (quick, paper, imbalance, imbalance-paper);
+    /// default: the entry point's own (quick for phase_sweep, imbalance for imbalance).
+    #[arg(long, conflicts_with = "config")]
+    pub preset: Option<Preset>,
     /// Starting configuration: a complete TOML or JSON file (e.g. configs/quick.toml).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -176,8 +177,13 @@ pub struct Resolved {
 
 impl ExperimentArgs {
     /// The starting configuration: `--config FILE`, the saved `config.json` of a resumed run,
-    /// or the preset.
+    /// or the preset (`--preset`, else `quick`).
     pub fn base_config(&self) -> Result<ExperimentConfig> {
+        self.base_config_or(Preset::Quick)
+    }
+
+    /// [`Self::base_config`] with `default` as the preset when `--preset` is not given.
+    pub fn base_config_or(&self, default: Preset) -> Result<ExperimentConfig> {
         if let Some(path) = &self.config {
             return ExperimentConfig::load(path);
         }
@@ -189,7 +195,7 @@ impl ExperimentArgs {
                 }
             }
         }
-        Ok(self.preset.config())
+        Ok(self.preset.unwrap_or(default).config())
     }
 
     /// Every override in the order it is applied: shorthand flags, then `--set`.
@@ -200,8 +206,15 @@ impl ExperimentArgs {
     }
 
     /// Builds and validates the configuration, then the output directory. Writes nothing.
+    /// Without `--preset` or `--config` the starting point is `quick`.
     pub fn resolve(&self) -> Result<Resolved> {
-        let mut config = self.base_config()?;
+        self.resolve_for(Preset::Quick)
+    }
+
+    /// [`Self::resolve`] for an entry point whose own preset is `default` (used when neither
+    /// `--preset` nor `--config` is given).
+    pub fn resolve_for(&self, default: Preset) -> Result<Resolved> {
+        let mut config = self.base_config_or(default)?;
         // Every base is validated when read (file, saved run, embedded preset), and
         // `apply_overrides` validates what it changes.
         config.apply_overrides(&self.overrides())?;

@@ -2,7 +2,7 @@
 
 use crate::config::{EvalWeights, ExperimentConfig};
 use crate::probe::{Probe, ProbeKind};
-use crate::record::EvalRecord;
+use crate::record::{AxisMetrics, EvalRecord};
 use crate::snapshot::Snapshot;
 use crate::Result;
 use bump_analysis::{
@@ -60,6 +60,8 @@ pub struct EvalOutput {
     pub pca: Vec<[f64; 2]>,
     /// 2D Isomap of layer 4.
     pub isomap: Option<Vec<[f64; 2]>>,
+    /// Per-axis errors, accuracies and factorization.
+    pub axes: AxisMetrics,
 }
 
 impl<'a> Evaluator<'a> {
@@ -156,6 +158,7 @@ impl<'a> Evaluator<'a> {
         let isomap = bump_analysis::isomap_2d(&means, self.cfg.eval.k).ok();
         let rep = main.label.clone();
         let metrics = main.analysis.means.clone();
+        let axes = self.axis_metrics(&score, &means)?;
         let probes = probes.into_iter().map(ProbeOutcome::from).collect();
         Ok(EvalOutput {
             step,
@@ -176,6 +179,7 @@ impl<'a> Evaluator<'a> {
             coords: self.coords.clone(),
             pca,
             isomap,
+            axes,
         })
     }
 }
@@ -228,6 +232,7 @@ impl EvalOutput {
             participation_ratio: m.participation_ratio,
             wall_s,
             representation: rep,
+            axes: Some(self.axes.clone()),
         }
     }
 
@@ -304,6 +309,35 @@ impl From<ProbeReading> for ProbeOutcome {
 impl Evaluator<'_> {
     fn umap_config(&self) -> UmapConfig {
         self.cfg.eval.umap
+    }
+
+    /// Per-axis errors and accuracies from the scores, and the factorization of the main
+    /// probe's means when the evaluation centres form a grid.
+    fn axis_metrics(&self, score: &ScoreReport, means: &Activations) -> Result<AxisMetrics> {
+        let tau_half = [self.cfg.data.dx / 2.0, self.cfg.data.dy / 2.0];
+        let [acc_half_x, acc_half_y] = score.axis_accuracy(tau_half)?;
+        let factorization = match self.grid {
+            Some(grid) if grid.0 >= 3 && grid.1 >= 3 => Some(bump_analysis::factorization(
+                means,
+                grid,
+                MetricConfig::default().factor_rank,
+                self.cfg.eval.seed,
+            )?),
+            _ => None,
+        };
+        Ok(AxisMetrics {
+            single_share: if score.count == 0 {
+                0.0
+            } else {
+                score.single_count as f64 / score.count as f64
+            },
+            err_x: score.mean_abs_dx,
+            err_y: score.mean_abs_dy,
+            tau_half,
+            acc_half_x,
+            acc_half_y,
+            factorization,
+        })
     }
 
     /// Reads and analyses layer 4 under every probe.

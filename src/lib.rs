@@ -41,6 +41,7 @@ pub mod cli;
 pub mod config;
 mod error;
 pub mod eval;
+pub mod imbalance;
 pub mod io;
 pub mod optim;
 pub mod probe;

@@ -63,6 +63,34 @@ pub struct EvalRecord {
     pub wall_s: f64,
     /// Every representation metric computed, by name.
     pub representation: serde_json::Value,
+    /// Per-axis measurements (errors, accuracy at each axis's own tolerance, factorization).
+    /// Absent from records written before they existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub axes: Option<AxisMetrics>,
+}
+
+/// Per-axis measurements of one checkpoint: what the imbalance experiment compares between x
+/// and y (docs/imbalance.md). Errors need no tolerance; the accuracies use half of each axis's
+/// training spacing, so a bump at the neighbouring training value along that axis is rejected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AxisMetrics {
+    /// Fraction of samples with exactly one bump (malformed included): the population of the
+    /// mean errors.
+    pub single_share: f64,
+    /// Mean |x̂ − μx| (pixels) over single-bump samples; `None` when there are none.
+    pub err_x: Option<f64>,
+    /// Mean |ŷ − μy| (pixels) over single-bump samples; `None` when there are none.
+    pub err_y: Option<f64>,
+    /// The per-axis tolerances `[τx, τy]` of `acc_half_*`: half the training spacings dx, dy.
+    pub tau_half: [f64; 2],
+    /// Fraction of all samples with one well-formed bump and |x̂ − μx| ≤ τx.
+    pub acc_half_x: f64,
+    /// Fraction of all samples with one well-formed bump and |ŷ − μy| ≤ τy.
+    pub acc_half_y: f64,
+    /// Factorization of the main probe's per-condition means on the evaluation grid (principal
+    /// angles between the x- and y-difference subspaces, metric off-diagonal, parallelogram
+    /// error); `None` when the evaluation centres are not a grid of at least 3 × 3.
+    pub factorization: Option<bump_analysis::FactorizationMetrics>,
 }
 
 /// Step at which each phase was first observed.

@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
-fn register_fonts() {
+pub(crate) fn register_fonts() {
     static FONTS: Once = Once::new();
     FONTS.call_once(|| {
         // The embedded DejaVu font keeps figure text independent of system fonts.
@@ -27,7 +27,7 @@ fn register_fonts() {
 /// A named, coloured curve of one record field.
 type Series = (&'static str, RGBColor, fn(&EvalRecord) -> f64);
 
-fn plot_err<E: std::fmt::Display>(e: E) -> Error {
+pub(crate) fn plot_err<E: std::fmt::Display>(e: E) -> Error {
     Error::Plot(e.to_string())
 }
 
@@ -538,7 +538,7 @@ fn fmt_onset(s: Option<u64>) -> String {
     s.map_or_else(|| "never".to_string(), |v| format!("step {v}"))
 }
 
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -75,6 +75,7 @@ fn former_quick() -> ExperimentConfig {
             ..former_train(1200, 2e-3, 20, 200)
         },
         eval: former_eval(EvalWeights::Raw, SamplerConfig::ddim(20)),
+        imbalance: None,
     }
 }
 
@@ -87,6 +88,7 @@ fn former_paper() -> ExperimentConfig {
         diffusion: ScheduleConfig::default(),
         train: former_train(50_000, 1e-4, 500, 2500),
         eval: former_eval(EvalWeights::Ema, SamplerConfig::ddpm()),
+        imbalance: None,
     }
 }
 

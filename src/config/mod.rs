@@ -143,6 +143,10 @@ pub struct ExperimentConfig {
     pub train: TrainConfig,
     /// Evaluation.
     pub eval: EvalConfig,
+    /// The imbalance experiment's datasets, seeds and coupling rule (`examples/imbalance`);
+    /// absent from single-run configurations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imbalance: Option<crate::imbalance::ImbalanceConfig>,
 }
 
 /// A configuration error naming the key, as a user writes it in a file or `--set`.
@@ -191,7 +195,11 @@ impl ExperimentConfig {
             .map_err(|e| Error::Config(format!("model: {e}")))?;
         let schedule = bump_diffusion::NoiseSchedule::new(&self.diffusion)?;
         self.validate_train()?;
-        self.validate_eval(&schedule)
+        self.validate_eval(&schedule)?;
+        if let Some(imb) = &self.imbalance {
+            imb.validate()?;
+        }
+        Ok(())
     }
 
     fn validate_train(&self) -> Result<()> {

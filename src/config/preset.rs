@@ -14,17 +14,29 @@ pub enum Preset {
     Quick,
     /// `configs/paper.toml`: the paper-scale model and data, for a GPU or a long CPU run.
     Paper,
+    /// `configs/imbalance.toml`: the imbalance experiment (3 datasets × 3 seeds of the quick
+    /// model) on a 2-core CPU in about two hours.
+    Imbalance,
+    /// `configs/imbalance-paper.toml`: the imbalance experiment at paper scale, for a GPU.
+    ImbalancePaper,
 }
 
 impl Preset {
     /// Every preset, in the order `--help` lists them.
-    pub const ALL: [Preset; 2] = [Preset::Quick, Preset::Paper];
+    pub const ALL: [Preset; 4] = [
+        Preset::Quick,
+        Preset::Paper,
+        Preset::Imbalance,
+        Preset::ImbalancePaper,
+    ];
 
     /// The preset's name (`quick`, `paper`), also its file stem under `configs/`.
     pub fn name(self) -> &'static str {
         match self {
             Self::Quick => "quick",
             Self::Paper => "paper",
+            Self::Imbalance => "imbalance",
+            Self::ImbalancePaper => "imbalance-paper",
         }
     }
 
@@ -33,6 +45,8 @@ impl Preset {
         match self {
             Self::Quick => include_str!("../../configs/quick.toml"),
             Self::Paper => include_str!("../../configs/paper.toml"),
+            Self::Imbalance => include_str!("../../configs/imbalance.toml"),
+            Self::ImbalancePaper => include_str!("../../configs/imbalance-paper.toml"),
         }
     }
 

@@ -1004,3 +1004,33 @@ fn pixel_noise_sensitivity_of_the_absolute_level() {
     assert!(strict.multi_bump_rate > 0.9, "{}", strict.multi_bump_rate);
     assert_eq!(relative.accuracy, 1.0);
 }
+
+#[test]
+fn axis_accuracy_counts_each_axis_at_its_own_tolerance() {
+    // Bumps rendered 0.3 px off along x and 0.03 px off along y: at τ = (0.05, 0.5) only y
+    // passes, at τ = (0.5, 0.05) both do, at τ = (1, 1) it equals [acc_x, acc_y]; a blank image
+    // counts for neither axis.
+    let data = RenderConfig::default();
+    let sc = ScoreConfig::for_render(&data);
+    let mut images = Vec::new();
+    let mut targets = Vec::new();
+    for i in 0..10 {
+        let c = [8.0 + i as f64, 12.0 + 0.5 * i as f64];
+        images.extend(render_image(&data, Pattern::Bump, [c[0] + 0.3, c[1] + 0.03]).unwrap());
+        targets.push(t32(c));
+    }
+    images.extend(vec![data.range.1; 32 * 32]);
+    targets.push([16.0, 16.0]);
+    let report = score_batch(&images, 32, &targets, &sc).unwrap();
+    assert_eq!(
+        report.axis_accuracy([0.05, 0.5]).unwrap(),
+        [0.0, 10.0 / 11.0]
+    );
+    assert_eq!(report.axis_accuracy([0.5, 0.05]).unwrap(), [10.0 / 11.0; 2]);
+    assert_eq!(
+        report.axis_accuracy([1.0, 1.0]).unwrap(),
+        [report.acc_x, report.acc_y]
+    );
+    assert!(report.axis_accuracy([f64::NAN, 1.0]).is_err());
+    assert!(report.axis_accuracy([1.0, -0.1]).is_err());
+}

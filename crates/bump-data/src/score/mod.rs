@@ -500,6 +500,41 @@ impl ScoreReport {
     }
 }
 
+impl ScoreReport {
+    /// Per-axis accuracy at per-axis tolerances `[τx, τy]` (pixels): the fraction of all images
+    /// with one well-formed bump (correct or single-wrong) whose error along that axis is at
+    /// most τ (up to [`TOLERANCE_SLACK`]). With `τx = τy = tolerance` this is `[acc_x, acc_y]`;
+    /// the imbalance experiment uses half of each axis's training spacing.
+    ///
+    /// # Errors
+    /// A tolerance that is not finite and ≥ 0.
+    pub fn axis_accuracy(&self, tau: [f64; 2]) -> Result<[f64; 2]> {
+        for (axis, t) in ["x", "y"].iter().zip(tau) {
+            if !(t.is_finite() && t >= 0.0) {
+                return Err(Error::InvalidArgument(format!(
+                    "tolerance along {axis} must be finite and >= 0, got {t}"
+                )));
+            }
+        }
+        if self.count == 0 {
+            return Ok([0.0, 0.0]);
+        }
+        let mut hits = [0usize; 2];
+        for s in &self.per_image {
+            let well_formed =
+                matches!(s.failure, FailureClass::Correct | FailureClass::SingleWrong);
+            if let (true, Some(err)) = (well_formed, s.error) {
+                for a in 0..2 {
+                    if err[a].abs() <= tau[a] + TOLERANCE_SLACK {
+                        hits[a] += 1;
+                    }
+                }
+            }
+        }
+        Ok(hits.map(|h| h as f64 / self.count as f64))
+    }
+}
+
 /// Scores one image against its target centre `[μx, μy]` (image pixel coordinates).
 ///
 /// # Shapes
