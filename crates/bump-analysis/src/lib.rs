@@ -93,3 +93,14 @@ pub enum Error {
 
 /// Result alias of this crate.
 pub type Result<T> = std::result::Result<T, Error>;
+
+pub mod homology;
+pub mod torus;
+pub use homology::{
+    farthest_point_sample, rips_from_distances, rips_persistence, PersistenceDiagram,
+    PersistencePair, ProminenceRule, RipsConfig, RipsPersistence, Subsample,
+};
+pub use torus::{
+    clifford_torus, cosine_w1, distances_to_ideals, torus_3d, torus_distance, torus_stats,
+    CosineSummary, IdealDistances, TorusDistance, TorusStats, TorusStatsConfig,
+};

@@ -35,6 +35,11 @@ pub use render::{
     render_bumps_max, render_image, render_into, ExtendedCanvas, Pattern, Polarity, RenderConfig,
     Sigma,
 };
+pub use score::stripe::{
+    score_sos_batch, score_sos_image, score_stripe_batch, score_stripe_image, DetectedOrientation,
+    Orientation, SosFailure, SosImageScore, SosReport, StripeFailure, StripeFit, StripeImageScore,
+    StripeReport, StripeScoreConfig, StripeTarget,
+};
 pub use score::{
     score_batch, score_image, FailureClass, ImageScore, ScoreConfig, ScoreReport, TOLERANCE_SLACK,
 };

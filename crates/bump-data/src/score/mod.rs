@@ -40,6 +40,7 @@
 
 mod detect;
 mod fit;
+pub mod stripe;
 
 use serde::{Deserialize, Serialize};
 
