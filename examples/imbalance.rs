@@ -15,8 +15,9 @@
 //! ```
 
 use bump_ddpm::cli::{exit_code, ExperimentArgs};
-use bump_ddpm::imbalance::{self, report, PlannedRun};
-use bump_ddpm::{Preset, RunDir};
+use bump_ddpm::experiment::{train_selected, MultiRunArgs};
+use bump_ddpm::imbalance::{self, report};
+use bump_ddpm::Preset;
 use clap::Parser;
 use std::process::ExitCode;
 
@@ -35,37 +36,12 @@ static GLOBAL: bump_ddpm::unet::alloc::MiMalloc = bump_ddpm::unet::alloc::MiMall
 struct Args {
     #[command(flatten)]
     experiment: ExperimentArgs,
-    /// Train only this run, `DATASET:SEED` (repeatable), e.g. `--only imbalanced:0`; the
-    /// comparison is then written only with --report. For separate processes or cluster jobs.
-    #[arg(long, value_name = "DATASET:SEED")]
-    only: Vec<String>,
-    /// Write the comparison of the finished runs under --out. Alone (without --only) it trains
-    /// nothing.
-    #[arg(long)]
-    report: bool,
+    #[command(flatten)]
+    runs: MultiRunArgs,
 }
 
 fn main() -> ExitCode {
     exit_code(real_main())
-}
-
-/// The planned runs `--only` names (all of them when it is empty).
-fn select(plan: Vec<PlannedRun>, only: &[String]) -> Result<Vec<PlannedRun>, String> {
-    if only.is_empty() {
-        return Ok(plan);
-    }
-    let ids: Vec<String> = plan.iter().map(PlannedRun::id).collect();
-    for o in only {
-        if !ids.contains(o) {
-            return Err(format!(
-                "--only {o:?} names no planned run; expected DATASET:SEED, one of {ids:?}"
-            ));
-        }
-    }
-    Ok(plan
-        .into_iter()
-        .filter(|p| only.contains(&p.id()))
-        .collect())
 }
 
 fn real_main() -> Result<(), Box<dyn std::error::Error>> {
@@ -75,63 +51,9 @@ fn real_main() -> Result<(), Box<dyn std::error::Error>> {
     if resolved.print_config_if_asked()? {
         return Ok(());
     }
-    let cfg = &resolved.config;
-    let out = &resolved.out;
-    let plan = imbalance::plan(cfg, out)?;
-    let report_only = args.report && args.only.is_empty();
-    let selected = if report_only {
-        Vec::new()
-    } else {
-        select(plan, &args.only)?
-    };
-
-    // The experiment's own configuration, so `--resume --out DIR` restarts from it.
-    let exp_dir = RunDir::new(out);
-    if exp_dir.path(bump_ddpm::run_dir::RunFile::Config).exists() {
-        let saved = exp_dir.read_config()?;
-        if &saved != cfg && !report_only {
-            return Err(format!(
-                "{} holds an imbalance experiment with a different configuration; pass --resume \
-                 to continue it, or choose another --out",
-                out.display()
-            )
-            .into());
-        }
-    } else if !report_only {
-        exp_dir.write_config(cfg)?;
-    }
-
-    if !selected.is_empty() {
-        let opts = resolved.run_options()?;
-        eprintln!(
-            "bump-ddpm imbalance: {} runs of {} steps (batch {}), output {}",
-            selected.len(),
-            cfg.train.steps,
-            cfg.train.batch,
-            out.display()
-        );
-        for (i, p) in selected.iter().enumerate() {
-            eprintln!(
-                "[{}/{}] {} ({}): {}",
-                i + 1,
-                selected.len(),
-                p.id(),
-                p.config.data.describe(),
-                imbalance::status(p)?
-            );
-            if let Some(outcome) = imbalance::execute(p, &opts, resolved.resume)? {
-                if let Some(s) = outcome.summary {
-                    eprintln!(
-                        "    final accuracy {:.1} %, wall time {:.0} s",
-                        100.0 * s.final_accuracy,
-                        s.wall_s
-                    );
-                }
-            }
-        }
-    }
-
-    if args.only.is_empty() || args.report {
+    let (cfg, out) = (&resolved.config, &resolved.out);
+    train_selected(&resolved, &args.runs, imbalance::plan(cfg, out)?)?;
+    if args.runs.writes_report() {
         let (comparison, finished) = imbalance::compare(cfg, out)?;
         let path = report::write(out, &comparison, &finished)?;
         println!("{}", report::onset_table(&comparison));

@@ -2,7 +2,7 @@
 
 use crate::config::{EvalWeights, ExperimentConfig};
 use crate::probe::{Probe, ProbeKind};
-use crate::record::{AxisMetrics, EvalRecord};
+use crate::record::{AxisMetrics, EvalRecord, SetScore};
 use crate::snapshot::Snapshot;
 use crate::Result;
 use bump_analysis::{
@@ -14,7 +14,7 @@ use bump_diffusion::{NoiseSchedule, SamplerConfig};
 use bump_unet::UNet;
 use candle_core::{Device, Tensor};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Everything an evaluation needs that does not change between checkpoints.
 pub struct Evaluator<'a> {
@@ -28,6 +28,42 @@ pub struct Evaluator<'a> {
     probes: Vec<Probe>,
     score: ScoreConfig,
     eval_model: UNet,
+    sets: Vec<ConditionSet>,
+}
+
+/// Conditions sampled together: centres, their condition tensor and per-sample seeds.
+struct ConditionSet {
+    name: String,
+    coords: Vec<[f64; 2]>,
+    cond: Tensor,
+    seeds: Vec<u64>,
+}
+
+impl ConditionSet {
+    /// Seeds are `seed + i`; further sets add `set_index << 32` so no two sets share noise.
+    fn new(
+        name: &str,
+        coords: Vec<[f64; 2]>,
+        seed: u64,
+        set_index: u64,
+        device: &Device,
+    ) -> Result<Self> {
+        let flat: Vec<f32> = coords
+            .iter()
+            .flat_map(|c| [c[0] as f32, c[1] as f32])
+            .collect();
+        let cond = Tensor::from_slice(&flat, (coords.len(), 2), device)?;
+        let base = seed.wrapping_add(set_index << 32);
+        let seeds = (0..coords.len() as u64)
+            .map(|i| base.wrapping_add(i))
+            .collect();
+        Ok(Self {
+            name: name.into(),
+            coords,
+            cond,
+            seeds,
+        })
+    }
 }
 
 /// Result of one evaluation.
@@ -62,6 +98,8 @@ pub struct EvalOutput {
     pub isomap: Option<Vec<[f64; 2]>>,
     /// Per-axis errors, accuracies and factorization.
     pub axes: AxisMetrics,
+    /// Scores of the further evaluation sets, by name.
+    pub sets: BTreeMap<String, SetScore>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -74,16 +112,20 @@ impl<'a> Evaluator<'a> {
         let extent = cfg.data.extent();
         let coords = cfg.eval.centres.centres(extent)?;
         let grid = cfg.eval.centres.grid_shape(extent)?;
-        let flat: Vec<f32> = coords
-            .iter()
-            .flat_map(|c| [c[0] as f32, c[1] as f32])
-            .collect();
-        let cond = Tensor::from_slice(&flat, (coords.len(), 2), device)?;
+        let main = ConditionSet::new("main", coords.clone(), cfg.eval.seed, 0, device)?;
+        let (cond, sample_seeds) = (main.cond, main.seeds);
         let sampler = cfg.eval.sampler.clone();
         sampler.validate(schedule)?;
-        let sample_seeds: Vec<u64> = (0..coords.len() as u64)
-            .map(|i| cfg.eval.seed.wrapping_add(i))
-            .collect();
+        let sets = cfg
+            .eval
+            .sets
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let centres = s.centres.centres(extent)?;
+                ConditionSet::new(&s.name, centres, cfg.eval.seed, i as u64 + 1, device)
+            })
+            .collect::<Result<Vec<_>>>()?;
         let probes = crate::probe::build_probes(cfg, schedule, &coords, device)?;
         let eval_model = UNet::new(&cfg.model, cfg.train.seed, device)?;
         Ok(Self {
@@ -97,6 +139,7 @@ impl<'a> Evaluator<'a> {
             probes,
             score: cfg.data.score_config(),
             eval_model,
+            sets,
         })
     }
 
@@ -116,27 +159,16 @@ impl<'a> Evaluator<'a> {
         };
         let n = self.cfg.data.n;
 
-        // 1. Generate one image per condition and score it.
-        let mut denoiser = |x: &Tensor, t: &Tensor, c: &Tensor| net.forward(x, t, c);
-        let out = bump_diffusion::sample(
-            self.schedule,
-            &self.sampler,
-            &mut denoiser,
-            &self.cond,
-            (1, n, n),
-            &self.sample_seeds,
-            None,
-        )?;
-        let samples: Vec<f32> = out.images.flatten_all()?.to_vec1()?;
-        // Conditions are labels (latent units on an extended canvas); the scorer sees pixels.
-        let canvas = self.cfg.data.canvas();
-        let targets: Vec<[f32; 2]> = self
-            .coords
+        // 1. Generate one image per condition and score it; then the further sets.
+        let (samples, score) = self.generate(net, &self.coords, &self.cond, &self.sample_seeds)?;
+        let sets = self
+            .sets
             .iter()
-            .map(|&c| canvas.map_or(c, |cv| cv.latent_to_image(c)))
-            .map(|c| [c[0] as f32, c[1] as f32])
-            .collect();
-        let score = bump_data::score_batch(&samples, n, &targets, &self.score)?;
+            .map(|set| {
+                let (_, report) = self.generate(net, &set.coords, &set.cond, &set.seeds)?;
+                Ok((set.name.clone(), SetScore::of(&report)))
+            })
+            .collect::<Result<BTreeMap<_, _>>>()?;
 
         // 2. Layer 4 under every probe; the first is the main one.
         let probes = self.read_probes(net)?;
@@ -180,6 +212,7 @@ impl<'a> Evaluator<'a> {
             pca,
             isomap,
             axes,
+            sets,
         })
     }
 }
@@ -233,6 +266,7 @@ impl EvalOutput {
             wall_s,
             representation: rep,
             axes: Some(self.axes.clone()),
+            sets: self.sets.clone(),
         }
     }
 
@@ -309,6 +343,37 @@ impl From<ProbeReading> for ProbeOutcome {
 impl Evaluator<'_> {
     fn umap_config(&self) -> UmapConfig {
         self.cfg.eval.umap
+    }
+
+    /// Samples one image per condition (seeded per sample) and scores it against its centre.
+    fn generate(
+        &self,
+        net: &UNet,
+        coords: &[[f64; 2]],
+        cond: &Tensor,
+        seeds: &[u64],
+    ) -> Result<(Vec<f32>, ScoreReport)> {
+        let n = self.cfg.data.n;
+        let mut denoiser = |x: &Tensor, t: &Tensor, c: &Tensor| net.forward(x, t, c);
+        let out = bump_diffusion::sample(
+            self.schedule,
+            &self.sampler,
+            &mut denoiser,
+            cond,
+            (1, n, n),
+            seeds,
+            None,
+        )?;
+        let samples: Vec<f32> = out.images.flatten_all()?.to_vec1()?;
+        // Conditions are labels (latent units on an extended canvas); the scorer sees pixels.
+        let canvas = self.cfg.data.canvas();
+        let targets: Vec<[f32; 2]> = coords
+            .iter()
+            .map(|&c| canvas.map_or(c, |cv| cv.latent_to_image(c)))
+            .map(|c| [c[0] as f32, c[1] as f32])
+            .collect();
+        let score = bump_data::score_batch(&samples, n, &targets, &self.score)?;
+        Ok((samples, score))
     }
 
     /// Per-axis errors and accuracies from the scores, and the factorization of the main

@@ -38,9 +38,11 @@ pub use bump_unet as unet;
 
 pub mod checkpoint;
 pub mod cli;
+pub mod compose;
 pub mod config;
 mod error;
 pub mod eval;
+pub mod experiment;
 pub mod imbalance;
 pub mod io;
 pub mod optim;
@@ -50,6 +52,7 @@ pub mod reevaluate;
 pub mod report;
 pub mod run_dir;
 pub mod schedule;
+pub mod seed_curves;
 pub mod snapshot;
 pub mod train;
 

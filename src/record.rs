@@ -5,6 +5,7 @@
 use crate::config::EvalWeights;
 use bump_analysis::Phase;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// One evaluated checkpoint: a line of `metrics.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,6 +68,57 @@ pub struct EvalRecord {
     /// Absent from records written before they existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub axes: Option<AxisMetrics>,
+    /// Scores of the further evaluation sets (`eval.sets`), by name. Empty (and absent from
+    /// the JSON) without such sets.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sets: BTreeMap<String, SetScore>,
+}
+
+/// Generation scores of one evaluation set at one checkpoint (same definitions as the record's
+/// own fields, on that set's conditions).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetScore {
+    /// Conditions in the set.
+    pub count: usize,
+    /// One well-formed bump within τ (1 px) on both axes.
+    pub accuracy: f64,
+    /// One well-formed bump within τ along x.
+    pub acc_x: f64,
+    /// One well-formed bump within τ along y.
+    pub acc_y: f64,
+    /// Accuracy at the tight tolerance (0.5 px).
+    pub accuracy_tight: f64,
+    /// Two or more bumps.
+    pub multi_bump_rate: f64,
+    /// No bump.
+    pub empty_rate: f64,
+    /// One well-formed bump at the wrong place.
+    pub single_wrong_rate: f64,
+    /// One bump that does not look like the data's.
+    pub malformed_rate: f64,
+    /// Mean |x̂ − μx| over single-bump samples (pixels); `None` without any.
+    pub err_x: Option<f64>,
+    /// Mean |ŷ − μy| over single-bump samples (pixels); `None` without any.
+    pub err_y: Option<f64>,
+}
+
+impl SetScore {
+    /// The summary of a scorer report.
+    pub fn of(r: &bump_data::ScoreReport) -> Self {
+        Self {
+            count: r.count,
+            accuracy: r.accuracy,
+            acc_x: r.acc_x,
+            acc_y: r.acc_y,
+            accuracy_tight: r.accuracy_tight,
+            multi_bump_rate: r.multi_bump_rate,
+            empty_rate: r.empty_rate,
+            single_wrong_rate: r.single_wrong_rate,
+            malformed_rate: r.malformed_rate,
+            err_x: r.mean_abs_dx,
+            err_y: r.mean_abs_dy,
+        }
+    }
 }
 
 /// Per-axis measurements of one checkpoint: what the imbalance experiment compares between x

@@ -331,6 +331,16 @@ pub fn plot_samples(path: &Path, snap: &Snapshot, max: usize) -> Result<()> {
 
 /// PCA and Isomap embeddings of layer 4, coloured by true x (left) and true y (right).
 pub fn plot_embeddings(path: &Path, snap: &Snapshot) -> Result<()> {
+    plot_embeddings_marked(path, snap, &|_| false)
+}
+
+/// [`plot_embeddings`] with the conditions for which `marked` holds (e.g. a held-out region)
+/// drawn with a black ring.
+pub fn plot_embeddings_marked(
+    path: &Path,
+    snap: &Snapshot,
+    marked: &dyn Fn([f64; 2]) -> bool,
+) -> Result<()> {
     register_fonts();
     let mut embeddings: Vec<(&str, Vec<[f64; 2]>)> = vec![("PCA", snap.pca.clone())];
     if let Some(iso) = &snap.isomap {
@@ -378,6 +388,14 @@ pub fn plot_embeddings(path: &Path, snap: &Snapshot) -> Result<()> {
                     let colour = ViridisRGB::get_color_normalized(v.0, v.1, v.2.max(v.1 + 1e-9));
                     Circle::new((p[0], p[1]), 3, colour.filled())
                 }))
+                .map_err(plot_err)?;
+            chart
+                .draw_series(
+                    pts.iter()
+                        .zip(&snap.coords)
+                        .filter(|(_, c)| marked(**c))
+                        .map(|(p, _)| Circle::new((p[0], p[1]), 5, BLACK.stroke_width(1))),
+                )
                 .map_err(plot_err)?;
         }
     }

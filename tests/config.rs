@@ -31,6 +31,7 @@ fn former_eval(weights: EvalWeights, sampler: SamplerConfig) -> EvalConfig {
         seed: 1234,
         k: 10,
         snapshots: 5,
+        sets: Vec::new(),
     }
 }
 
@@ -76,6 +77,7 @@ fn former_quick() -> ExperimentConfig {
         },
         eval: former_eval(EvalWeights::Raw, SamplerConfig::ddim(20)),
         imbalance: None,
+        compose: None,
     }
 }
 
@@ -89,6 +91,7 @@ fn former_paper() -> ExperimentConfig {
         train: former_train(50_000, 1e-4, 500, 2500),
         eval: former_eval(EvalWeights::Ema, SamplerConfig::ddpm()),
         imbalance: None,
+        compose: None,
     }
 }
 

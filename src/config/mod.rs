@@ -81,6 +81,45 @@ pub struct EvalConfig {
     pub k: usize,
     /// Number of checkpoints to show as samples and embeddings in the report.
     pub snapshots: usize,
+    /// Further sets of conditions sampled and scored at every checkpoint (generation only; the
+    /// representation is read on `centres`), e.g. a held-out region and off-lattice points.
+    /// Default none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sets: Vec<EvalSet>,
+}
+
+/// A named set of evaluation conditions scored at every checkpoint (`EvalRecord::sets`).
+///
+/// ```toml
+/// [[eval.sets]]
+/// name = "held_out"
+/// centres = { dx = 1.0, dy = 1.0, region = { inside = { rect = { x = { lo = 12.0, hi = 20.0 }, y = { lo = 12.0, hi = 20.0 } } } } }
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvalSet {
+    /// Name (letters, digits, `-`, `_`): the key of its scores in the records.
+    pub name: String,
+    /// The conditions.
+    pub centres: CentreSet,
+}
+
+impl EvalSet {
+    /// A named set of centres.
+    pub fn new(name: &str, centres: CentreSet) -> Self {
+        Self {
+            name: name.into(),
+            centres,
+        }
+    }
+}
+
+/// Whether `name` is usable as a key and a directory-name component.
+pub(crate) fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 fn default_umap() -> bump_analysis::UmapConfig {
@@ -147,6 +186,10 @@ pub struct ExperimentConfig {
     /// absent from single-run configurations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub imbalance: Option<crate::imbalance::ImbalanceConfig>,
+    /// The composition experiment's held-out cases, seeds and rule (`examples/compose`);
+    /// absent from single-run configurations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compose: Option<crate::compose::ComposeConfig>,
 }
 
 /// A configuration error naming the key, as a user writes it in a file or `--set`.
@@ -198,6 +241,9 @@ impl ExperimentConfig {
         self.validate_eval(&schedule)?;
         if let Some(imb) = &self.imbalance {
             imb.validate()?;
+        }
+        if let Some(comp) = &self.compose {
+            comp.validate()?;
         }
         Ok(())
     }
@@ -291,6 +337,27 @@ impl ExperimentConfig {
         e.umap
             .validate_for(count)
             .map_err(|err| Error::Config(format!("eval.umap: {err}")))?;
+        for (i, set) in e.sets.iter().enumerate() {
+            let key = format!("eval.sets[{i}]");
+            if !is_plain_name(&set.name) {
+                return bad(
+                    &format!("{key}.name"),
+                    format!(
+                        "must be non-empty letters, digits, '-' or '_', got {:?}",
+                        set.name
+                    ),
+                );
+            }
+            if e.sets[..i].iter().any(|o| o.name == set.name) {
+                return bad(
+                    &format!("{key}.name"),
+                    format!("must be unique, got {:?} twice", set.name),
+                );
+            }
+            set.centres
+                .validate_at(&format!("{key}.centres"), self.data.extent())
+                .map_err(|err| Error::Config(err.to_string()))?;
+        }
         e.probe.validate(schedule.num_train_timesteps())
     }
 }

@@ -19,15 +19,22 @@ pub enum Preset {
     Imbalance,
     /// `configs/imbalance-paper.toml`: the imbalance experiment at paper scale, for a GPU.
     ImbalancePaper,
+    /// `configs/compose.toml`: the follow-up's held-out composition experiment (3 regions × 3
+    /// seeds of the quick model) on a 2-core CPU.
+    Compose,
+    /// `configs/compose-paper.toml`: the composition experiment at paper scale, for a GPU.
+    ComposePaper,
 }
 
 impl Preset {
     /// Every preset, in the order `--help` lists them.
-    pub const ALL: [Preset; 4] = [
+    pub const ALL: [Preset; 6] = [
         Preset::Quick,
         Preset::Paper,
         Preset::Imbalance,
         Preset::ImbalancePaper,
+        Preset::Compose,
+        Preset::ComposePaper,
     ];
 
     /// The preset's name (`quick`, `paper`), also its file stem under `configs/`.
@@ -37,6 +44,8 @@ impl Preset {
             Self::Paper => "paper",
             Self::Imbalance => "imbalance",
             Self::ImbalancePaper => "imbalance-paper",
+            Self::Compose => "compose",
+            Self::ComposePaper => "compose-paper",
         }
     }
 
@@ -47,6 +56,8 @@ impl Preset {
             Self::Paper => include_str!("../../configs/paper.toml"),
             Self::Imbalance => include_str!("../../configs/imbalance.toml"),
             Self::ImbalancePaper => include_str!("../../configs/imbalance-paper.toml"),
+            Self::Compose => include_str!("../../configs/compose.toml"),
+            Self::ComposePaper => include_str!("../../configs/compose-paper.toml"),
         }
     }
 

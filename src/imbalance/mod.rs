@@ -24,13 +24,12 @@ pub mod coupling;
 pub mod report;
 
 use crate::config::ExperimentConfig;
-use crate::record::EvalRecord;
-use crate::run_dir::{RunDir, RunFile};
-use crate::train::{run, RunOptions, RunOutcome};
+pub use crate::experiment::{execute, status, FinishedRun, PlannedRun, RunStatus};
+use crate::experiment::{plan_runs, read_finished};
 use crate::{Error, Result};
 use coupling::{chance_error, Axis, CouplingConfig, DatasetCoupling, RunCoupling};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// One dataset of the comparison: the base data with these spacings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -152,27 +151,6 @@ impl ImbalanceConfig {
     }
 }
 
-/// One run of the experiment: a dataset, a seed, its directory and its full configuration.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PlannedRun {
-    /// Dataset name.
-    pub dataset: String,
-    /// Master seed.
-    pub seed: u64,
-    /// Run directory: `<out>/<dataset>-seed<seed>`.
-    pub dir: PathBuf,
-    /// The run's configuration (the base with the dataset's spacings and the seed; no
-    /// `[imbalance]` section: each run is a plain run).
-    pub config: ExperimentConfig,
-}
-
-impl PlannedRun {
-    /// `<dataset>:<seed>`, as `--only` takes it.
-    pub fn id(&self) -> String {
-        format!("{}:{}", self.dataset, self.seed)
-    }
-}
-
 /// The experiment's section, or an error saying how to get one.
 pub fn section(cfg: &ExperimentConfig) -> Result<&ImbalanceConfig> {
     cfg.imbalance.as_ref().ok_or_else(|| {
@@ -189,116 +167,19 @@ pub fn section(cfg: &ExperimentConfig) -> Result<&ImbalanceConfig> {
 pub fn plan(cfg: &ExperimentConfig, out: &Path) -> Result<Vec<PlannedRun>> {
     let imb = section(cfg)?;
     imb.validate()?;
-    let mut runs = Vec::new();
-    for &seed in &imb.seeds {
-        for d in &imb.datasets {
-            let mut c = cfg.clone();
-            c.imbalance = None;
-            c.name = format!("{}-{}-seed{seed}", cfg.name, d.name);
+    let mut base = cfg.clone();
+    base.imbalance = None;
+    plan_runs(
+        &base,
+        out,
+        &imb.seeds,
+        &imb.datasets,
+        |d| d.name.as_str(),
+        |d, c| {
             c.data.dx = d.dx;
             c.data.dy = d.dy;
-            c.train.seed = seed;
-            c.validate()?;
-            runs.push(PlannedRun {
-                dataset: d.name.clone(),
-                seed,
-                dir: out.join(format!("{}-seed{seed}", d.name)),
-                config: c,
-            });
-        }
-    }
-    Ok(runs)
-}
-
-/// Where a planned run stands on disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunStatus {
-    /// Nothing trained yet.
-    Missing,
-    /// Checkpoints up to this step, no summary of a finished run.
-    Partial(u64),
-    /// Finished: a summary of all the configured steps.
-    Done,
-}
-
-impl std::fmt::Display for RunStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Missing => f.write_str("not started"),
-            Self::Partial(s) => write!(f, "stopped at step {s}"),
-            Self::Done => f.write_str("done"),
-        }
-    }
-}
-
-/// The status of `planned` on disk. A directory whose saved configuration differs from the
-/// planned one is an error (it belongs to another experiment).
-pub fn status(planned: &PlannedRun) -> Result<RunStatus> {
-    let rd = RunDir::new(&planned.dir);
-    if !rd.path(RunFile::Config).exists() {
-        return Ok(RunStatus::Missing);
-    }
-    let saved = rd.read_config()?;
-    if saved != planned.config {
-        return Err(Error::Config(format!(
-            "{} holds a run with a different configuration than {} plans; use another --out \
-             or remove that directory",
-            planned.dir.display(),
-            planned.id()
-        )));
-    }
-    if rd.path(RunFile::Summary).exists() {
-        let summary = rd.read_summary()?;
-        if summary.steps >= planned.config.train.steps {
-            return Ok(RunStatus::Done);
-        }
-    }
-    Ok(match rd.latest_checkpoint()? {
-        Some((step, _)) => RunStatus::Partial(step),
-        None => RunStatus::Missing,
-    })
-}
-
-/// Trains `planned` unless it is done: a missing run starts fresh, a partial one continues from
-/// its newest checkpoint only when `resume` is set (else an error says to pass `--resume`).
-/// Returns `None` for a run that was already done.
-pub fn execute(
-    planned: &PlannedRun,
-    base: &RunOptions,
-    resume: bool,
-) -> Result<Option<RunOutcome>> {
-    let st = status(planned)?;
-    let mut opts = base.clone();
-    opts.out_dir = planned.dir.clone();
-    match st {
-        RunStatus::Done => return Ok(None),
-        RunStatus::Missing => opts.resume = false,
-        RunStatus::Partial(step) if resume => {
-            let _ = step;
-            opts.resume = true;
-        }
-        RunStatus::Partial(step) => {
-            return Err(Error::Config(format!(
-                "{} ({}) stopped at step {step}; pass --resume to continue it",
-                planned.id(),
-                planned.dir.display()
-            )))
-        }
-    }
-    run(&planned.config, &opts).map(Some)
-}
-
-/// A finished run's records, as the comparison reads them.
-#[derive(Debug, Clone)]
-pub struct FinishedRun {
-    /// Dataset name.
-    pub dataset: String,
-    /// Master seed.
-    pub seed: u64,
-    /// Run directory.
-    pub dir: PathBuf,
-    /// `metrics.jsonl`.
-    pub records: Vec<EvalRecord>,
+        },
+    )
 }
 
 /// The comparison of every finished run: per-run onsets and per-dataset summaries.
@@ -325,32 +206,21 @@ pub fn compare(cfg: &ExperimentConfig, out: &Path) -> Result<(Comparison, Vec<Fi
     let extent = cfg.data.extent() as f64;
     let chance =
         [0, 1].map(|a| chance_error(&centres.iter().map(|c| c[a]).collect::<Vec<_>>(), extent));
-    let mut statuses = Vec::new();
-    let mut finished = Vec::new();
-    let mut per_run = Vec::new();
-    for p in &planned {
-        let st = status(p)?;
-        statuses.push((p.id(), st.to_string()));
-        if st != RunStatus::Done {
-            continue;
-        }
-        let records = RunDir::new(&p.dir).read_records()?;
-        let d = imb.dataset(&p.dataset)?;
-        per_run.push(RunCoupling::of(
-            &p.dataset,
-            p.seed,
-            Axis::dense(d.dx, d.dy),
-            &records,
-            chance,
-            &imb.coupling,
-        ));
-        finished.push(FinishedRun {
-            dataset: p.dataset.clone(),
-            seed: p.seed,
-            dir: p.dir.clone(),
-            records,
-        });
-    }
+    let (statuses, finished) = read_finished(&planned)?;
+    let per_run = finished
+        .iter()
+        .map(|f| {
+            let d = imb.dataset(&f.dataset)?;
+            Ok(RunCoupling::of(
+                &f.dataset,
+                f.seed,
+                Axis::dense(d.dx, d.dy),
+                &f.records,
+                chance,
+                &imb.coupling,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let per_dataset = imb
         .datasets
         .iter()

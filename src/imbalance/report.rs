@@ -4,10 +4,11 @@
 
 use super::coupling::{Axis, DeltaSummary, Verdict};
 use super::{Comparison, FinishedRun};
-use crate::report::{escape, plot_embeddings, plot_err, register_fonts};
+use crate::report::{escape, plot_embeddings};
 use crate::run_dir::RunDir;
+use crate::seed_curves::{plot_seed_panels, SeedPanel, SeedSeries};
 use crate::Result;
-use plotters::prelude::*;
+use plotters::style::RGBColor;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -174,141 +175,73 @@ pub fn verdict(c: &Comparison) -> String {
     s
 }
 
-/// Mean of the values present at each index over all curves (`None` unless every curve has a
-/// value there).
-fn mean_curve(curves: &[Vec<(f64, Option<f64>)>]) -> Vec<(f64, f64)> {
-    let Some(first) = curves.first() else {
-        return Vec::new();
-    };
-    (0..first.len())
-        .filter_map(|i| {
-            let step = first[i].0;
-            let vals: Option<Vec<f64>> = curves
-                .iter()
-                .map(|c| c.get(i).filter(|p| p.0 == step).and_then(|p| p.1))
-                .collect();
-            vals.map(|v| (step, v.iter().sum::<f64>() / v.len() as f64))
-        })
-        .collect()
-}
-
 /// Per-axis mean error (top row) and 1-px accuracy (bottom row) against step, one column per
 /// dataset; seeds thin, their mean thick; x blue, y red; the dashed line is the error level of
 /// the onset rule on the uniform-guess reference.
 pub fn plot_axis_curves(path: &Path, c: &Comparison, runs: &[FinishedRun]) -> Result<()> {
-    register_fonts();
-    let datasets = &c.per_dataset;
-    if datasets.is_empty() {
-        return Ok(());
-    }
-    let root = BitMapBackend::new(path, (420 * datasets.len() as u32, 760)).into_drawing_area();
-    root.fill(&WHITE).map_err(plot_err)?;
-    let panels = root.split_evenly((2, datasets.len()));
-    let max_step = runs
-        .iter()
-        .flat_map(|r| r.records.iter().map(|x| x.step))
-        .max()
-        .unwrap_or(1)
-        .max(1) as f64;
     let colours = [RGBColor(30, 90, 200), RGBColor(210, 50, 40)];
     let err_top = c.chance_error[0].max(c.chance_error[1]).max(1.0) * 1.1;
-    for (col, d) in datasets.iter().enumerate() {
+    let min_single = c.coupling.min_single_share;
+    let mut top = Vec::new();
+    let mut bottom = Vec::new();
+    for d in &c.per_dataset {
         let mine: Vec<&FinishedRun> = runs.iter().filter(|r| r.dataset == d.dataset).collect();
-        for row in 0..2 {
-            let (y_range, y_desc) = if row == 0 {
-                (0.0..err_top, "mean |error| (px)")
-            } else {
-                (0.0..1.02, "accuracy at 1 px")
-            };
-            let mut chart = ChartBuilder::on(&panels[row * datasets.len() + col])
-                .caption(
-                    format!(
-                        "{} (dx {:.2}, dy {:.2}), {} seeds",
-                        d.dataset,
-                        d.spacing[0],
-                        d.spacing[1],
-                        mine.len()
-                    ),
-                    ("sans-serif", 16),
-                )
-                .margin(10)
-                .x_label_area_size(36)
-                .y_label_area_size(46)
-                .build_cartesian_2d(0.0..max_step, y_range)
-                .map_err(plot_err)?;
-            chart
-                .configure_mesh()
-                .x_desc("training step")
-                .y_desc(y_desc)
-                .draw()
-                .map_err(plot_err)?;
-            if row == 0 {
-                let level = c.coupling.error_fraction * c.chance_error[0];
-                chart
-                    .draw_series(DashedLineSeries::new(
-                        [(0.0, level), (max_step, level)],
-                        6,
-                        4,
-                        BLACK.mix(0.5).stroke_width(1),
-                    ))
-                    .map_err(plot_err)?;
-            }
-            for axis in [Axis::X, Axis::Y] {
-                let colour = colours[axis.index()];
-                let curves: Vec<Vec<(f64, Option<f64>)>> = mine
-                    .iter()
-                    .map(|r| {
-                        r.records
-                            .iter()
-                            .map(|x| {
-                                let v = if row == 0 {
-                                    x.axes.as_ref().and_then(|a| {
-                                        (a.single_share >= c.coupling.min_single_share)
-                                            .then_some([a.err_x, a.err_y][axis.index()])
-                                            .flatten()
-                                    })
-                                } else {
-                                    Some([x.acc_x, x.acc_y][axis.index()])
-                                };
-                                (x.step as f64, v)
-                            })
-                            .collect()
-                    })
-                    .collect();
-                for curve in &curves {
-                    // Thin per-seed lines, broken where the error is not measurable.
-                    for seg in curve.split(|p| p.1.is_none()) {
-                        chart
-                            .draw_series(LineSeries::new(
-                                seg.iter().filter_map(|p| p.1.map(|v| (p.0, v))),
-                                colour.mix(0.35).stroke_width(1),
-                            ))
-                            .map_err(plot_err)?;
-                    }
-                }
-                chart
-                    .draw_series(LineSeries::new(mean_curve(&curves), colour.stroke_width(3)))
-                    .map_err(plot_err)?
-                    .label(format!("{axis} (mean of seeds)"))
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(3))
-                    });
-            }
-            chart
-                .configure_series_labels()
-                .position(if row == 0 {
-                    SeriesLabelPosition::UpperRight
-                } else {
-                    SeriesLabelPosition::LowerRight
+        let title = format!(
+            "{} (dx {:.2}, dy {:.2}), {} seeds",
+            d.dataset,
+            d.spacing[0],
+            d.spacing[1],
+            mine.len()
+        );
+        let series = |error: bool| {
+            [Axis::X, Axis::Y]
+                .into_iter()
+                .map(|axis| SeedSeries {
+                    label: axis.to_string(),
+                    colour: colours[axis.index()],
+                    seeds: mine
+                        .iter()
+                        .map(|r| {
+                            r.records
+                                .iter()
+                                .map(|x| {
+                                    let v = if error {
+                                        x.axes.as_ref().and_then(|a| {
+                                            (a.single_share >= min_single)
+                                                .then_some([a.err_x, a.err_y][axis.index()])
+                                                .flatten()
+                                        })
+                                    } else {
+                                        Some([x.acc_x, x.acc_y][axis.index()])
+                                    };
+                                    (x.step as f64, v)
+                                })
+                                .collect()
+                        })
+                        .collect(),
                 })
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .draw()
-                .map_err(plot_err)?;
-        }
+                .collect()
+        };
+        top.push(SeedPanel {
+            title: title.clone(),
+            y_desc: "mean |error| (px)".into(),
+            y_range: 0.0..err_top,
+            levels: vec![c.coupling.error_fraction * c.chance_error[0]],
+            legend_top: true,
+            series: series(true),
+        });
+        bottom.push(SeedPanel {
+            title,
+            y_desc: "accuracy at 1 px".into(),
+            y_range: 0.0..1.02,
+            levels: Vec::new(),
+            legend_top: false,
+            series: series(false),
+        });
     }
-    root.present().map_err(plot_err)?;
-    Ok(())
+    let columns = top.len();
+    top.extend(bottom);
+    plot_seed_panels(path, &top, columns)
 }
 
 /// Checkpoints at which every dataset's embeddings are shown: the checkpoint nearest half the
