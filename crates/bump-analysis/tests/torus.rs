@@ -135,6 +135,7 @@ fn statistics_do_not_depend_on_radii_rotation_scale_or_embedding() {
 fn the_distance_separates_the_two_ideals() {
     let clif = clifford_torus(NX, NY).unwrap();
     let (_, d) = distances_to_ideals(&clif, NX, NY, &cfg()).unwrap();
+    eprintln!("Clifford torus on {NX}×{NY}: {d:?}");
     assert!(d.clifford.mean < 1e-12, "{d:?}");
     assert!(d.torus_3d.mean > 0.1, "{d:?}");
     for x_on_tube in [false, true] {
@@ -148,6 +149,7 @@ fn the_distance_separates_the_two_ideals() {
     // itself than to the other.
     let noisy_c = with_noise(&embed(&clif, 32, 1.0, 9), 0.05, 10);
     let (_, d) = distances_to_ideals(&noisy_c, NX, NY, &cfg()).unwrap();
+    eprintln!("noisy Clifford: {d:?}");
     assert!(d.clifford.mean < d.torus_3d.mean, "{d:?}");
     let noisy_t = with_noise(
         &embed(&torus_3d(NX, NY, 2.0, 1.0, false).unwrap(), 32, 1.0, 11),
@@ -155,6 +157,7 @@ fn the_distance_separates_the_two_ideals() {
         12,
     );
     let (_, d) = distances_to_ideals(&noisy_t, NX, NY, &cfg()).unwrap();
+    eprintln!("noisy 3D torus: {d:?}");
     assert!(d.torus_3d.mean < d.clifford.mean, "{d:?}");
 }
 
