@@ -27,6 +27,21 @@ pub struct TrainingCheckpoint {
     pub rng: String,
     /// The run's whole configuration.
     pub experiment: ExperimentConfig,
+    /// Training losses summed since the previous record, not yet reported (so a resumed run
+    /// that re-evaluates this checkpoint reports the same `train_loss`). Absent in older
+    /// checkpoints (then zero).
+    #[serde(default)]
+    pub pending_loss: PendingLoss,
+}
+
+/// Losses accumulated towards the next record's mean, stored exactly.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PendingLoss {
+    /// `f64::to_bits` of the sum (bits, so the JSON round trip is exact).
+    pub sum_bits: u64,
+    /// Number of losses in the sum.
+    pub count: u64,
 }
 
 impl TrainingCheckpoint {

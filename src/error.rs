@@ -10,22 +10,52 @@ pub enum Error {
     Config(String),
     /// A tensor operation failed.
     #[error(transparent)]
-    Candle(#[from] candle_core::Error),
+    Candle(candle_core::Error),
+    /// The device, its driver or its memory failed (classified from candle's error wherever it
+    /// arose: model, sampler, training); one line saying what to check.
+    #[error(transparent)]
+    Device(#[from] bump_unet::DeviceFailure),
     /// Dataset rendering or scoring failed.
     #[error(transparent)]
     Data(#[from] bump_data::Error),
     /// Schedule or sampler failed.
     #[error(transparent)]
-    Diffusion(#[from] bump_diffusion::Error),
+    Diffusion(bump_diffusion::Error),
     /// Model construction or checkpoint I/O failed.
     #[error(transparent)]
-    Unet(#[from] bump_unet::Error),
+    Unet(bump_unet::Error),
     /// A representation metric failed.
     #[error(transparent)]
     Analysis(#[from] bump_analysis::Error),
     /// A training checkpoint is unusable.
     #[error("checkpoint error: {0}")]
     Checkpoint(String),
+    /// `--resume` found the newest checkpoint corrupt (checksum mismatch, truncated, bad
+    /// header); the message names the newest intact one and how to resume from it.
+    #[error("{}", corrupt_checkpoint_message(.path, .reason, .newer_corrupt, .intact))]
+    CorruptCheckpoint {
+        /// The newest checkpoint, which failed to load.
+        path: PathBuf,
+        /// Why it failed (the loader's error).
+        reason: String,
+        /// Other checkpoints newer than `intact` that are corrupt too (newest first).
+        newer_corrupt: Vec<PathBuf>,
+        /// The newest intact checkpoint (step, path), if any.
+        intact: Option<(u64, PathBuf)>,
+    },
+    /// A file's content does not match the checksum stored in it.
+    #[error(
+        "checksum mismatch in {path}: the file says {expected}, its content hashes to {found}; \
+         the file is corrupt"
+    )]
+    ChecksumMismatch {
+        /// The file.
+        path: PathBuf,
+        /// The checksum stored in the file.
+        expected: String,
+        /// The checksum of the content as read.
+        found: String,
+    },
     /// The training loss became NaN or infinite.
     #[error(
         "training diverged at step {step}: loss = {loss}; the last good checkpoint is {last_good:?}"
@@ -61,6 +91,69 @@ pub enum Error {
     /// Drawing a figure failed.
     #[error("plotting failed: {0}")]
     Plot(String),
+}
+
+fn corrupt_checkpoint_message(
+    path: &std::path::Path,
+    reason: &str,
+    newer_corrupt: &[PathBuf],
+    intact: &Option<(u64, PathBuf)>,
+) -> String {
+    let mut set_aside = vec![path.to_path_buf()];
+    set_aside.extend(newer_corrupt.iter().cloned());
+    let moves: Vec<String> = set_aside
+        .iter()
+        .map(|p| format!("mv {} {}.corrupt", p.display(), p.display()))
+        .collect();
+    match intact {
+        Some((step, p)) => format!(
+            "--resume refused: the newest checkpoint {} is corrupt ({reason}); the newest intact \
+             checkpoint is step {step} ({}); to resume from it, set the corrupt file{} aside \
+             (`{}`) and run --resume again",
+            path.display(),
+            p.display(),
+            if set_aside.len() > 1 { "s" } else { "" },
+            moves.join(" && ")
+        ),
+        None => format!(
+            "--resume refused: the newest checkpoint {} is corrupt ({reason}) and no intact \
+             checkpoint is left; start the run afresh (without --resume)",
+            path.display()
+        ),
+    }
+}
+
+impl From<candle_core::Error> for Error {
+    /// Device, driver and out-of-memory failures become [`Error::Device`].
+    fn from(e: candle_core::Error) -> Self {
+        match bump_unet::DeviceFailure::classify(&e) {
+            Some(f) => Self::Device(f),
+            None => Self::Candle(e),
+        }
+    }
+}
+
+impl From<bump_unet::Error> for Error {
+    /// [`bump_unet::Error::Device`] becomes [`Error::Device`]; the rest stay [`Error::Unet`].
+    fn from(e: bump_unet::Error) -> Self {
+        match e {
+            bump_unet::Error::Device(f) => Self::Device(f),
+            e => Self::Unet(e),
+        }
+    }
+}
+
+impl From<bump_diffusion::Error> for Error {
+    /// A device failure inside a sampler becomes [`Error::Device`].
+    fn from(e: bump_diffusion::Error) -> Self {
+        match e {
+            bump_diffusion::Error::Candle(c) => match bump_unet::DeviceFailure::classify(&c) {
+                Some(f) => Self::Device(f),
+                None => Self::Diffusion(bump_diffusion::Error::Candle(c)),
+            },
+            e => Self::Diffusion(e),
+        }
+    }
 }
 
 /// Result alias of the facade.

@@ -10,11 +10,14 @@
 //! ```
 //!
 //! Every whole-file write is atomic ([`crate::io::write_atomic`]); `metrics.jsonl` is appended a
-//! flushed line at a time and rewritten atomically on resume. docs/outputs.md describes each file.
+//! flushed line at a time (a failed append is rolled back) and rewritten atomically on resume.
+//! Checkpoints and snapshots carry a checksum that every read verifies. docs/outputs.md
+//! describes each file, docs/reliability.md what is guaranteed.
 
 use crate::checkpoint::TrainingCheckpoint;
 use crate::config::ExperimentConfig;
 use crate::error::io_err;
+use crate::io::WriteFault;
 use crate::optim::{AdamW, Ema};
 use crate::record::{EvalRecord, RunSummary};
 use crate::snapshot::Snapshot;
@@ -29,6 +32,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunDir {
     root: PathBuf,
+    fault: Option<WriteFault>,
 }
 
 /// The files and sub-directories of a run directory.
@@ -89,7 +93,20 @@ pub struct LoadedCheckpoint {
 impl RunDir {
     /// The run directory at `root`.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            fault: None,
+        }
+    }
+
+    /// The same directory, with `fault` injected into its writes (tests of failing disks).
+    pub fn with_write_fault(mut self, fault: Option<WriteFault>) -> Self {
+        self.fault = fault;
+        self
+    }
+
+    fn write(&self, path: &Path, bytes: &[u8]) -> Result<()> {
+        crate::io::write_atomic_faulty(path, bytes, self.fault.as_ref())
     }
 
     /// The directory itself.
@@ -127,7 +144,7 @@ impl RunDir {
 
     /// Writes `config.json`.
     pub fn write_config(&self, cfg: &ExperimentConfig) -> Result<()> {
-        crate::io::write_atomic(
+        self.write(
             &self.path(RunFile::Config),
             cfg.to_json_string()?.as_bytes(),
         )
@@ -140,9 +157,10 @@ impl RunDir {
 
     /// Appends one record to `metrics.jsonl` (flushed to disk).
     pub fn append_record(&self, record: &EvalRecord) -> Result<()> {
-        crate::io::append_line(
+        crate::io::append_line_faulty(
             &self.path(RunFile::Metrics),
             &serde_json::to_string(record)?,
+            self.fault.as_ref(),
         )
     }
 
@@ -158,7 +176,7 @@ impl RunDir {
             text.push_str(&serde_json::to_string(r)?);
             text.push('\n');
         }
-        crate::io::write_atomic(&self.path(RunFile::Metrics), text.as_bytes())
+        self.write(&self.path(RunFile::Metrics), text.as_bytes())
     }
 
     /// Removes `metrics.jsonl` (a fresh run over an old directory).
@@ -172,7 +190,7 @@ impl RunDir {
 
     /// Writes `summary.json`.
     pub fn write_summary(&self, summary: &RunSummary) -> Result<()> {
-        crate::io::write_atomic(
+        self.write(
             &self.path(RunFile::Summary),
             serde_json::to_string_pretty(summary)?.as_bytes(),
         )
@@ -183,21 +201,35 @@ impl RunDir {
         read_json(&self.path(RunFile::Summary))
     }
 
-    /// Writes the snapshot of `snapshot.step`.
+    /// Writes the snapshot of `snapshot.step`, with its checksum
+    /// ([`Snapshot::to_json_with_checksum`]).
     pub fn write_snapshot(&self, snapshot: &Snapshot) -> Result<()> {
-        crate::io::write_atomic(
+        self.write(
             &self.snapshot_path(snapshot.step),
-            serde_json::to_string(snapshot)?.as_bytes(),
+            snapshot.to_json_with_checksum()?.as_bytes(),
         )
     }
 
-    /// The snapshot of `step`, or `None` when it was never written.
+    /// The snapshot of `step`, or `None` when it was never written. Its checksum is verified
+    /// ([`Error::ChecksumMismatch`]); a snapshot without one (written before checksums) is read
+    /// with a warning on stderr.
     pub fn read_snapshot(&self, step: u64) -> Result<Option<Snapshot>> {
         let path = self.snapshot_path(step);
         if !path.exists() {
             return Ok(None);
         }
-        read_json(&path).map(Some)
+        let bytes = std::fs::read(&path).map_err(io_err(&path))?;
+        let (snapshot, integrity) = Snapshot::from_json_checked(&path, &bytes)?;
+        if snapshot.step != step {
+            return Err(Error::Parse {
+                path,
+                detail: format!("holds the snapshot of step {}, not {step}", snapshot.step),
+            });
+        }
+        if integrity == bump_unet::Integrity::Unchecked {
+            eprintln!("{}", bump_unet::checkpoint::unchecked_warning(&path));
+        }
+        Ok(Some(snapshot))
     }
 
     /// Steps with a checkpoint file, ascending.
@@ -222,11 +254,13 @@ impl RunDir {
         let path = self.checkpoint_path(state.step);
         let mut tensors = opt.state_tensors();
         tensors.extend(ema.state_tensors());
-        bump_unet::save_checkpoint(&path, model, &state.to_meta()?, &tensors)?;
+        let bytes = bump_unet::checkpoint::checkpoint_bytes(model, &state.to_meta()?, &tensors)?;
+        self.write(&path, &bytes)?;
         Ok(path)
     }
 
-    /// Loads the checkpoint at `path` (any file in this layout) onto `device`.
+    /// Loads the checkpoint at `path` (any file in this layout) onto `device`, verifying its
+    /// checksum (a checkpoint written before checksums loads with a warning on stderr).
     pub fn load_checkpoint(&self, path: &Path, device: &Device) -> Result<LoadedCheckpoint> {
         let (model, meta, extras) = bump_unet::load_checkpoint(path, device)?;
         let state = TrainingCheckpoint::from_meta(path, &meta)?;
@@ -235,6 +269,27 @@ impl RunDir {
             state,
             extras,
         })
+    }
+
+    /// The newest checkpoint at or below `below` (exclusive) whose file is intact (it parses
+    /// and its checksum, when it has one, matches), with the corrupt ones passed on the way,
+    /// newest first. Reads only.
+    pub fn newest_intact_checkpoint(
+        &self,
+        below: u64,
+    ) -> Result<(Option<(u64, PathBuf)>, Vec<PathBuf>)> {
+        let mut corrupt = Vec::new();
+        for step in self.checkpoint_steps()?.into_iter().rev() {
+            if step >= below {
+                continue;
+            }
+            let path = self.checkpoint_path(step);
+            match bump_unet::checkpoint::verify_file(&path) {
+                Ok(_) => return Ok((Some((step, path)), corrupt)),
+                Err(_) => corrupt.push(path),
+            }
+        }
+        Ok((None, corrupt))
     }
 }
 
@@ -274,22 +329,60 @@ pub fn latest_checkpoint(dir: &Path) -> Result<Option<(u64, PathBuf)>> {
 }
 
 /// Reads a `metrics.jsonl` file (missing file: no records).
+///
+/// Every complete line (ending in a newline) must be a record ([`Error::Parse`] names the
+/// line). A last line without its newline that does not parse is a torn append (a process
+/// killed while writing it): it is skipped with a warning on stderr, and a resumed run rewrites
+/// the file without it. Invalid UTF-8 is an error naming the line.
 pub fn read_records(path: &Path) -> Result<Vec<EvalRecord>> {
-    let text = match std::fs::read_to_string(path) {
+    let bytes = match std::fs::read(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(io_err(path)(e)),
     };
-    text.lines()
+    parse_records(path, &bytes)
+}
+
+/// [`read_records`] on the bytes of a `metrics.jsonl` file; `path` only names it in errors.
+pub fn parse_records(path: &Path, bytes: &[u8]) -> Result<Vec<EvalRecord>> {
+    let parse_err = |line: usize, detail: String| Error::Parse {
+        path: path.to_path_buf(),
+        detail: format!("line {line}: {detail}"),
+    };
+    let mut records = Vec::new();
+    let mut lines = bytes
+        .split_inclusive(|&b| b == b'\n')
         .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| Error::Parse {
-                path: path.to_path_buf(),
-                detail: format!("line {}: {e}", i + 1),
-            })
-        })
-        .collect()
+        .peekable();
+    while let Some((i, raw)) = lines.next() {
+        let complete = raw.ends_with(b"\n");
+        let text = match std::str::from_utf8(raw) {
+            Ok(t) => t,
+            Err(_) if !complete => {
+                eprintln!("{}", torn_warning(path, i + 1, raw.len()));
+                break;
+            }
+            Err(e) => return Err(parse_err(i + 1, format!("not UTF-8: {e}"))),
+        };
+        if text.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str(text) {
+            Ok(r) => records.push(r),
+            Err(_) if !complete && lines.peek().is_none() => {
+                eprintln!("{}", torn_warning(path, i + 1, raw.len()));
+            }
+            Err(e) => return Err(parse_err(i + 1, e.to_string())),
+        }
+    }
+    Ok(records)
+}
+
+fn torn_warning(path: &Path, line: usize, len: usize) -> String {
+    format!(
+        "warning: {}: line {line} ({len} bytes, no newline) is a torn record, skipped",
+        path.display()
+    )
 }
 
 fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {

@@ -22,6 +22,7 @@ fn state(step: u64) -> TrainingCheckpoint {
         wall_s: 12.5,
         rng: TrainingCheckpoint::rng_description(cfg.train.seed, step),
         experiment: cfg,
+        pending_loss: Default::default(),
     }
 }
 

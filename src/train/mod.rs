@@ -40,6 +40,9 @@ pub struct RunOptions {
     pub progress: bool,
     /// Stop after this many completed steps (simulates a kill; used by the resume test).
     pub stop_after: Option<u64>,
+    /// A write failure to inject into the run directory's writes (tests of failing disks;
+    /// `None` in real runs).
+    pub write_fault: Option<crate::io::WriteFault>,
 }
 
 impl RunOptions {
@@ -51,6 +54,7 @@ impl RunOptions {
             device: Device::Cpu,
             progress: true,
             stop_after: None,
+            write_fault: None,
         }
     }
 }
@@ -89,7 +93,7 @@ pub(crate) const PURPOSE_SUBSAMPLE: u64 = 3;
 /// resume from) is checked before any output is written.
 pub fn run(cfg: &ExperimentConfig, opts: &RunOptions) -> Result<RunOutcome> {
     cfg.validate()?;
-    let run_dir = RunDir::new(&opts.out_dir);
+    let run_dir = RunDir::new(&opts.out_dir).with_write_fault(opts.write_fault.clone());
     let device = &opts.device;
     let start = Instant::now();
 
@@ -120,21 +124,40 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions) -> Result<RunOutcome> {
 
     loop {
         let step = state.step;
-        if cfg.train.checkpoints.contains(step, total) && resumed_at != Some(step) {
-            let checkpoint = state.checkpoint(cfg, wall(&state));
-            last_checkpoint =
-                Some(run_dir.save_checkpoint(&checkpoint, &state.model, &state.opt, &state.ema)?);
-            let train_loss = state.take_mean_loss();
-            let ema_weights = match cfg.eval.weights {
-                EvalWeights::Raw => None,
-                EvalWeights::Ema => Some(state.ema.weights()),
-            };
-            let out = evaluator.evaluate(&state.model, ema_weights.as_ref(), step)?;
-            let record = out.record(step, train_loss, wall(&state));
-            run_dir.append_record(&record)?;
-            run_dir.write_snapshot(&out.snapshot())?;
-            progress::checkpoint_line(&bar, opts.progress, &record);
-            state.records.push(record);
+        if cfg.train.checkpoints.contains(step, total) {
+            // A resumed run starts at a checkpoint that exists; it evaluates it again only when
+            // the run was killed before its record or snapshot was written.
+            let resumed_here = resumed_at == Some(step);
+            let has_record = resumed_here && state.records.iter().any(|r| r.step == step);
+            let has_snapshot = resumed_here && run_dir.snapshot_path(step).is_file();
+            if !resumed_here {
+                let checkpoint = state.checkpoint(cfg, wall(&state));
+                last_checkpoint = Some(run_dir.save_checkpoint(
+                    &checkpoint,
+                    &state.model,
+                    &state.opt,
+                    &state.ema,
+                )?);
+            }
+            if !(has_record && has_snapshot) {
+                let train_loss = state.take_mean_loss();
+                let ema_weights = match cfg.eval.weights {
+                    EvalWeights::Raw => None,
+                    EvalWeights::Ema => Some(state.ema.weights()),
+                };
+                let out = evaluator.evaluate(&state.model, ema_weights.as_ref(), step)?;
+                let record = out.record(step, train_loss, wall(&state));
+                if !has_record {
+                    run_dir.append_record(&record)?;
+                }
+                run_dir.write_snapshot(&out.snapshot())?;
+                progress::checkpoint_line(&bar, opts.progress, &record);
+                if !has_record {
+                    state.records.push(record);
+                }
+            } else {
+                state.take_mean_loss();
+            }
         }
         if step >= total || opts.stop_after.is_some_and(|s| step >= s) {
             break;

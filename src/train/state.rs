@@ -48,6 +48,10 @@ impl TrainState {
 
     /// The state of the newest checkpoint in `run_dir`, with the records up to its step.
     /// Reads only: nothing in the directory changes, whatever fails.
+    ///
+    /// A corrupt newest checkpoint (checksum mismatch, truncated, damaged header or tensors) is
+    /// [`Error::CorruptCheckpoint`], naming the newest intact checkpoint and how to resume from
+    /// it; the run never silently falls back to an older one.
     pub fn resume(cfg: &ExperimentConfig, run_dir: &RunDir, device: &Device) -> Result<Self> {
         let (step, path) = run_dir.latest_checkpoint()?.ok_or_else(|| {
             Error::Checkpoint(format!(
@@ -55,7 +59,19 @@ impl TrainState {
                 run_dir.path(RunFile::Checkpoints).display()
             ))
         })?;
-        let loaded = run_dir.load_checkpoint(&path, device)?;
+        let loaded = match run_dir.load_checkpoint(&path, device) {
+            Ok(l) => l,
+            Err(e) if is_corruption(&e) => {
+                let (intact, newer_corrupt) = run_dir.newest_intact_checkpoint(step)?;
+                return Err(Error::CorruptCheckpoint {
+                    path,
+                    reason: e.to_string(),
+                    newer_corrupt,
+                    intact,
+                });
+            }
+            Err(e) => return Err(e),
+        };
         if loaded.model.config() != &cfg.model {
             return Err(Error::Checkpoint(format!(
                 "{}: the checkpoint's model configuration differs from this run's",
@@ -78,6 +94,8 @@ impl TrainState {
             .load_state(&loaded.extras, loaded.state.ema_updates)?;
         state.step = step;
         state.wall_offset = loaded.state.wall_s;
+        state.loss_sum = f64::from_bits(loaded.state.pending_loss.sum_bits);
+        state.loss_count = loaded.state.pending_loss.count;
         state.records = run_dir
             .read_records()?
             .into_iter()
@@ -95,6 +113,10 @@ impl TrainState {
             wall_s,
             rng: TrainingCheckpoint::rng_description(cfg.train.seed, self.step),
             experiment: cfg.clone(),
+            pending_loss: crate::checkpoint::PendingLoss {
+                sum_bits: self.loss_sum.to_bits(),
+                count: self.loss_count,
+            },
         }
     }
 
@@ -115,4 +137,21 @@ impl TrainState {
         self.loss_count = 0;
         mean
     }
+}
+
+/// Whether a checkpoint load failed because the file's content is damaged (as opposed to a
+/// missing file, a newer schema or another model configuration).
+fn is_corruption(e: &Error) -> bool {
+    use bump_unet::Error as U;
+    matches!(
+        e,
+        Error::Unet(
+            U::ChecksumMismatch { .. }
+                | U::TruncatedFile { .. }
+                | U::CorruptHeader { .. }
+                | U::MissingTensor { .. }
+                | U::ShapeMismatch { .. }
+                | U::InvalidConfig(_)
+        ) | Error::Checkpoint(_)
+    )
 }
