@@ -2,7 +2,7 @@
 
 use crate::config::{EvalWeights, ExperimentConfig};
 use crate::probe::{Probe, ProbeKind};
-use crate::record::{AxisMetrics, EvalRecord, SetScore};
+use crate::record::{AxisMetrics, EvalRecord, SetScore, TopologyRecord};
 use crate::snapshot::Snapshot;
 use crate::Result;
 use bump_analysis::{
@@ -100,6 +100,8 @@ pub struct EvalOutput {
     pub axes: AxisMetrics,
     /// Scores of the further evaluation sets, by name.
     pub sets: BTreeMap<String, SetScore>,
+    /// Topology of layer 4, when configured.
+    pub topology: Option<TopologyRecord>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -191,6 +193,7 @@ impl<'a> Evaluator<'a> {
         let rep = main.label.clone();
         let metrics = main.analysis.means.clone();
         let axes = self.axis_metrics(&score, &means)?;
+        let topology = self.topology(&means)?;
         let probes = probes.into_iter().map(ProbeOutcome::from).collect();
         Ok(EvalOutput {
             step,
@@ -213,6 +216,7 @@ impl<'a> Evaluator<'a> {
             isomap,
             axes,
             sets,
+            topology,
         })
     }
 }
@@ -267,6 +271,7 @@ impl EvalOutput {
             representation: rep,
             axes: Some(self.axes.clone()),
             sets: self.sets.clone(),
+            topology: self.topology.clone(),
         }
     }
 
@@ -343,6 +348,35 @@ impl From<ProbeReading> for ProbeOutcome {
 impl Evaluator<'_> {
     fn umap_config(&self) -> UmapConfig {
         self.cfg.eval.umap
+    }
+
+    /// Torus statistics and Rips persistence of the means, when `eval.topology` is set (the
+    /// configuration guarantees a full periodic grid).
+    fn topology(&self, means: &Activations) -> Result<Option<TopologyRecord>> {
+        let (Some(topo), Some((nx, ny))) = (&self.cfg.eval.topology, self.grid) else {
+            return Ok(None);
+        };
+        let (stats, ideal) = bump_analysis::distances_to_ideals(means, nx, ny, &topo.stats)?;
+        let rips = bump_analysis::rips_persistence(means, &topo.rips)?;
+        let top = |d: &bump_analysis::PersistenceDiagram| {
+            d.pairs
+                .iter()
+                .take(10)
+                .map(|p| [p.birth, p.death])
+                .collect()
+        };
+        Ok(Some(TopologyRecord {
+            clifford_distance: ideal.clifford.mean,
+            torus_3d_distance: ideal.torus_3d.mean,
+            torus_3d_x_on_tube: ideal.torus_3d_x_on_tube,
+            x_on_y_mean_abs: stats.x_on_y.mean_abs,
+            x_on_x_mean: stats.x_on_x.mean,
+            y_on_y_mean: stats.y_on_y.mean,
+            prominent: rips.prominent(&topo.prominence),
+            scale: rips.scale,
+            h1: top(&rips.h1),
+            h0: top(&rips.h0),
+        }))
     }
 
     /// Samples one image per condition (seeded per sample) and scores it against its centre.

@@ -8,6 +8,8 @@ use crate::record::EvalRecord;
 use crate::run_dir::{RunDir, RunFile};
 use crate::train::{run, RunOptions, RunOutcome};
 use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use statrs::distribution::{ContinuousCDF, StudentsT};
 use std::path::{Path, PathBuf};
 
 /// One run of an experiment: a dataset variant, a seed, its directory and its full configuration.
@@ -274,4 +276,45 @@ pub fn train_selected(
         }
     }
     Ok(())
+}
+
+/// Mean, sample sd and Student-t interval of some values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Spread {
+    /// Values summarised.
+    pub n: usize,
+    /// Mean (`None` when n = 0).
+    pub mean: Option<f64>,
+    /// Sample standard deviation (`None` when n < 2).
+    pub sd: Option<f64>,
+    /// Student-t interval of the mean (`None` when n < 2).
+    pub interval: Option<[f64; 2]>,
+}
+
+impl Spread {
+    /// Summarises `values` at `confidence`.
+    pub fn of(values: &[f64], confidence: f64) -> Result<Self> {
+        let n = values.len();
+        let mean = (n > 0).then(|| values.iter().sum::<f64>() / n as f64);
+        if n < 2 {
+            return Ok(Self {
+                n,
+                mean,
+                sd: None,
+                interval: None,
+            });
+        }
+        let m = mean.unwrap_or(0.0);
+        let sd = (values.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
+        let t = StudentsT::new(0.0, 1.0, (n - 1) as f64)
+            .map_err(|e| Error::Config(format!("Student t with {} dof: {e}", n - 1)))?
+            .inverse_cdf(0.5 + confidence / 2.0);
+        let half = t * sd / (n as f64).sqrt();
+        Ok(Self {
+            n,
+            mean,
+            sd: Some(sd),
+            interval: Some([m - half, m + half]),
+        })
+    }
 }

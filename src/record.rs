@@ -72,6 +72,36 @@ pub struct EvalRecord {
     /// the JSON) without such sets.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sets: BTreeMap<String, SetScore>,
+    /// Topology of layer 4 (`eval.topology`); absent without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topology: Option<TopologyRecord>,
+}
+
+/// The topology of the main probe's per-condition means at one checkpoint (docs/followup.md):
+/// torus statistics of the difference vectors on the periodic grid, their distances to the
+/// ideal 4D Clifford and 3D tori built on the same grid, and Rips persistence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopologyRecord {
+    /// Mean W1 distance of the cosine distributions to the Clifford torus's (0 = identical).
+    pub clifford_distance: f64,
+    /// The same to the 3D torus (the nearer assignment of x and y to its circles).
+    pub torus_3d_distance: f64,
+    /// Whether that assignment puts x on the tube circle.
+    pub torus_3d_x_on_tube: bool,
+    /// Mean |cos| between x- and y-difference vectors (0 on a Clifford torus).
+    pub x_on_y_mean_abs: f64,
+    /// Mean cos between x-difference vectors.
+    pub x_on_x_mean: f64,
+    /// Mean cos between y-difference vectors.
+    pub y_on_y_mean: f64,
+    /// Prominent `[H0, H1]` features (2 H1 loops on a torus).
+    pub prominent: [usize; 2],
+    /// The filtration's scale (enclosing radius of the points used).
+    pub scale: f64,
+    /// The ten most persistent finite H1 bars `[birth, death]`.
+    pub h1: Vec<[f64; 2]>,
+    /// The ten most persistent finite H0 bars `[birth, death]`.
+    pub h0: Vec<[f64; 2]>,
 }
 
 /// Generation scores of one evaluation set at one checkpoint (same definitions as the record's

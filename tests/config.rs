@@ -32,6 +32,7 @@ fn former_eval(weights: EvalWeights, sampler: SamplerConfig) -> EvalConfig {
         k: 10,
         snapshots: 5,
         sets: Vec::new(),
+        topology: None,
     }
 }
 
@@ -78,6 +79,7 @@ fn former_quick() -> ExperimentConfig {
         eval: former_eval(EvalWeights::Raw, SamplerConfig::ddim(20)),
         imbalance: None,
         compose: None,
+        torus: None,
     }
 }
 
@@ -92,6 +94,7 @@ fn former_paper() -> ExperimentConfig {
         eval: former_eval(EvalWeights::Ema, SamplerConfig::ddpm()),
         imbalance: None,
         compose: None,
+        torus: None,
     }
 }
 

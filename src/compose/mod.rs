@@ -24,13 +24,12 @@
 pub mod report;
 
 use crate::config::{is_plain_name, EvalSet, ExperimentConfig};
-pub use crate::experiment::{execute, status, FinishedRun, PlannedRun, RunStatus};
+pub use crate::experiment::{execute, status, FinishedRun, PlannedRun, RunStatus, Spread};
 use crate::experiment::{plan_runs, read_finished};
 use crate::imbalance::coupling::{first_crossing, Crossing};
 use crate::{Error, Result};
 use bump_data::{CentreSet, HeldOut, RegionFilter};
 use serde::{Deserialize, Serialize};
-use statrs::distribution::{ContinuousCDF, StudentsT};
 use std::path::Path;
 
 /// Names of the evaluation sets every compose run scores.
@@ -295,47 +294,6 @@ pub struct RunResult {
     pub onset: [Option<f64>; 3],
     /// Final held-out / train accuracy (`None` when train accuracy is 0).
     pub ratio: Option<f64>,
-}
-
-/// Mean, sample sd and Student-t interval of some values.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Spread {
-    /// Values summarised.
-    pub n: usize,
-    /// Mean (`None` when n = 0).
-    pub mean: Option<f64>,
-    /// Sample standard deviation (`None` when n < 2).
-    pub sd: Option<f64>,
-    /// Student-t interval of the mean (`None` when n < 2).
-    pub interval: Option<[f64; 2]>,
-}
-
-impl Spread {
-    /// Summarises `values` at `confidence`.
-    pub fn of(values: &[f64], confidence: f64) -> Result<Self> {
-        let n = values.len();
-        let mean = (n > 0).then(|| values.iter().sum::<f64>() / n as f64);
-        if n < 2 {
-            return Ok(Self {
-                n,
-                mean,
-                sd: None,
-                interval: None,
-            });
-        }
-        let m = mean.unwrap_or(0.0);
-        let sd = (values.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
-        let t = StudentsT::new(0.0, 1.0, (n - 1) as f64)
-            .map_err(|e| Error::Config(format!("Student t with {} dof: {e}", n - 1)))?
-            .inverse_cdf(0.5 + confidence / 2.0);
-        let half = t * sd / (n as f64).sqrt();
-        Ok(Self {
-            n,
-            mean,
-            sd: Some(sd),
-            interval: Some([m - half, m + half]),
-        })
-    }
 }
 
 /// Across-seed summary of one case.

@@ -86,6 +86,26 @@ pub struct EvalConfig {
     /// Default none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sets: Vec<EvalSet>,
+    /// Topology of layer 4 at every checkpoint (torus statistics against the ideal 3D and
+    /// Clifford tori, Rips persistence), for periodic data; needs `centres` to be a full grid
+    /// whose spacings divide the canvas. Default none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topology: Option<TopologyConfig>,
+}
+
+/// Settings of the per-checkpoint topology analysis (`EvalRecord::topology`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopologyConfig {
+    /// Rips persistence of the layer-4 means (subsampling above `max_points`).
+    #[serde(default)]
+    pub rips: bump_analysis::RipsConfig,
+    /// Which bars count as prominent.
+    #[serde(default)]
+    pub prominence: bump_analysis::ProminenceRule,
+    /// Histogram and quantile resolution of the torus statistics.
+    #[serde(default)]
+    pub stats: bump_analysis::TorusStatsConfig,
 }
 
 /// A named set of evaluation conditions scored at every checkpoint (`EvalRecord::sets`).
@@ -190,6 +210,9 @@ pub struct ExperimentConfig {
     /// absent from single-run configurations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compose: Option<crate::compose::ComposeConfig>,
+    /// The torus experiment's seeds (`examples/torus`); absent from single-run configurations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub torus: Option<crate::torus::TorusConfig>,
 }
 
 /// A configuration error naming the key, as a user writes it in a file or `--set`.
@@ -244,6 +267,9 @@ impl ExperimentConfig {
         }
         if let Some(comp) = &self.compose {
             comp.validate()?;
+        }
+        if let Some(t) = &self.torus {
+            t.validate()?;
         }
         Ok(())
     }
@@ -357,6 +383,29 @@ impl ExperimentConfig {
             set.centres
                 .validate_at(&format!("{key}.centres"), self.data.extent())
                 .map_err(|err| Error::Config(err.to_string()))?;
+        }
+        if e.topology.is_some() {
+            let extent = self.data.extent() as f64;
+            let c = &e.centres;
+            let grid = c
+                .grid_shape(self.data.extent())
+                .map_err(|err| Error::Config(format!("eval.centres: {err}")))?;
+            let covers = |d: f64, n: usize| (d * n as f64 - extent).abs() < 1e-9;
+            match grid {
+                Some((nx, ny)) if nx >= 3 && ny >= 3 && covers(c.dx, nx) && covers(c.dy, ny) => {}
+                _ => {
+                    return bad(
+                        "eval.topology",
+                        format!(
+                            "needs eval.centres to be a full grid of at least 3 x 3 whose spacings \
+                             divide the canvas ({extent}), got dx = {}, dy = {}{}",
+                            c.dx,
+                            c.dy,
+                            if c.region.is_some() { " with a region" } else { "" }
+                        ),
+                    )
+                }
+            }
         }
         e.probe.validate(schedule.num_train_timesteps())
     }

@@ -24,17 +24,24 @@ pub enum Preset {
     Compose,
     /// `configs/compose-paper.toml`: the composition experiment at paper scale, for a GPU.
     ComposePaper,
+    /// `configs/torus.toml`: the follow-up's periodic-bump torus experiment (3 seeds of the quick
+    /// model) on a 2-core CPU.
+    Torus,
+    /// `configs/torus-paper.toml`: the torus experiment at paper scale, for a GPU.
+    TorusPaper,
 }
 
 impl Preset {
     /// Every preset, in the order `--help` lists them.
-    pub const ALL: [Preset; 6] = [
+    pub const ALL: [Preset; 8] = [
         Preset::Quick,
         Preset::Paper,
         Preset::Imbalance,
         Preset::ImbalancePaper,
         Preset::Compose,
         Preset::ComposePaper,
+        Preset::Torus,
+        Preset::TorusPaper,
     ];
 
     /// The preset's name (`quick`, `paper`), also its file stem under `configs/`.
@@ -46,6 +53,8 @@ impl Preset {
             Self::ImbalancePaper => "imbalance-paper",
             Self::Compose => "compose",
             Self::ComposePaper => "compose-paper",
+            Self::Torus => "torus",
+            Self::TorusPaper => "torus-paper",
         }
     }
 
@@ -58,6 +67,8 @@ impl Preset {
             Self::ImbalancePaper => include_str!("../../configs/imbalance-paper.toml"),
             Self::Compose => include_str!("../../configs/compose.toml"),
             Self::ComposePaper => include_str!("../../configs/compose-paper.toml"),
+            Self::Torus => include_str!("../../configs/torus.toml"),
+            Self::TorusPaper => include_str!("../../configs/torus-paper.toml"),
         }
     }
 

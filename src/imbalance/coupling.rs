@@ -19,7 +19,6 @@ use crate::{Error, Result};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use statrs::distribution::{ContinuousCDF, StudentsT};
 
 /// An image axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -354,8 +353,10 @@ impl DeltaSummary {
         let values: Vec<f64> = deltas.iter().flatten().copied().collect();
         let n = values.len();
         let missing = deltas.len() - n;
-        let mean = (n > 0).then(|| values.iter().sum::<f64>() / n as f64);
-        if n < 2 {
+        let spread = crate::experiment::Spread::of(&values, cfg.confidence)?;
+        let mean = spread.mean;
+        let (Some(sd), Some(t_interval)) = (spread.sd, spread.interval) else {
+            // Fewer than two values: no spread, no interval, no verdict.
             return Ok(Self {
                 n,
                 missing,
@@ -365,14 +366,7 @@ impl DeltaSummary {
                 bootstrap_interval: None,
                 verdict: Verdict::Undetermined,
             });
-        }
-        let m = mean.unwrap_or(0.0);
-        let sd = (values.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
-        let t = StudentsT::new(0.0, 1.0, (n - 1) as f64)
-            .map_err(|e| Error::Config(format!("Student t with {} dof: {e}", n - 1)))?
-            .inverse_cdf(0.5 + cfg.confidence / 2.0);
-        let half = t * sd / (n as f64).sqrt();
-        let t_interval = [m - half, m + half];
+        };
         let verdict = if t_interval[1] < 0.0 {
             Verdict::DenseFirst
         } else if t_interval[0] > 0.0 {
