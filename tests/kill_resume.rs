@@ -60,6 +60,8 @@ fn has_checkpoint(out: &Path) -> bool {
 }
 
 #[test]
+#[ignore = "not yet run to completion (written at the end of a session on a loaded machine); \
+            run with --ignored after `cargo build --release --example phase_sweep`"]
 fn sigkilled_phase_sweep_resumes_to_bit_identical_results() {
     let dir = tmp_dir("kill");
     std::fs::create_dir_all(&dir).unwrap();
