@@ -33,8 +33,9 @@ use std::process::ExitCode;
 /// Flags shared by every experiment entry point.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ExperimentArgs {
-    /// Starting configuration: a built-in preset (quick, paper, imbalance, compose, torus, and
-    /// their paper-scale versions imbalance-paper, compose-paper, torus-paper);
+    /// Starting configuration: a built-in preset (quick, paper, imbalance, compose, torus,
+    /// stripes, and their paper-scale versions imbalance-paper, compose-paper, torus-paper,
+    /// stripes-paper);
     /// default: the entry point's own (quick for phase_sweep, imbalance for imbalance).
     #[arg(long, conflicts_with = "config")]
     pub preset: Option<Preset>,

@@ -191,8 +191,11 @@ pub fn prepare_dir(out: &Path, cfg: &ExperimentConfig) -> Result<()> {
     dir.write_config(cfg)
 }
 
+/// One planned run's id (`dataset:seed`) and status in words.
+pub type RunStatusLine = (String, String);
+
 /// Statuses of every planned run (`dataset:seed`, status) and the records of the finished ones.
-pub fn read_finished(plan: &[PlannedRun]) -> Result<(Vec<(String, String)>, Vec<FinishedRun>)> {
+pub fn read_finished(plan: &[PlannedRun]) -> Result<(Vec<RunStatusLine>, Vec<FinishedRun>)> {
     let mut statuses = Vec::new();
     let mut finished = Vec::new();
     for p in plan {

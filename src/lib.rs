@@ -54,6 +54,7 @@ pub mod run_dir;
 pub mod schedule;
 pub mod seed_curves;
 pub mod snapshot;
+pub mod stripes;
 pub mod torus;
 pub mod train;
 

@@ -274,10 +274,7 @@ impl RunDir {
     /// The newest checkpoint at or below `below` (exclusive) whose file is intact (it parses
     /// and its checksum, when it has one, matches), with the corrupt ones passed on the way,
     /// newest first. Reads only.
-    pub fn newest_intact_checkpoint(
-        &self,
-        below: u64,
-    ) -> Result<(Option<(u64, PathBuf)>, Vec<PathBuf>)> {
+    pub fn newest_intact_checkpoint(&self, below: u64) -> Result<IntactSearch> {
         let mut corrupt = Vec::new();
         for step in self.checkpoint_steps()?.into_iter().rev() {
             if step >= below {
@@ -292,6 +289,10 @@ impl RunDir {
         Ok((None, corrupt))
     }
 }
+
+/// What [`RunDir::newest_intact_checkpoint`] finds: the newest intact checkpoint `(step, path)`
+/// if any, and the corrupt checkpoints newer than it, newest first.
+pub type IntactSearch = (Option<(u64, PathBuf)>, Vec<PathBuf>);
 
 /// `step_NNNNNNNN.safetensors`.
 fn checkpoint_file_name(step: u64) -> String {

@@ -23,6 +23,8 @@ pub struct SeedSeries {
 pub struct SeedPanel {
     /// Caption.
     pub title: String,
+    /// x-axis label (e.g. "training step").
+    pub x_desc: String,
     /// y-axis label.
     pub y_desc: String,
     /// y range.
@@ -54,7 +56,7 @@ pub fn mean_curve(curves: &[Curve]) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// Draws `panels` in a grid of `columns` columns (row-major) against training step.
+/// Draws `panels` in a grid of `columns` columns (row-major); the x axis is shared.
 pub fn plot_seed_panels(path: &Path, panels: &[SeedPanel], columns: usize) -> Result<()> {
     register_fonts();
     if panels.is_empty() || columns == 0 {
@@ -65,7 +67,7 @@ pub fn plot_seed_panels(path: &Path, panels: &[SeedPanel], columns: usize) -> Re
         BitMapBackend::new(path, (420 * columns as u32, 380 * rows as u32)).into_drawing_area();
     root.fill(&WHITE).map_err(plot_err)?;
     let areas = root.split_evenly((rows, columns));
-    let max_step = panels
+    let max_x = panels
         .iter()
         .flat_map(|p| p.series.iter())
         .flat_map(|s| s.seeds.iter())
@@ -77,18 +79,18 @@ pub fn plot_seed_panels(path: &Path, panels: &[SeedPanel], columns: usize) -> Re
             .margin(10)
             .x_label_area_size(36)
             .y_label_area_size(46)
-            .build_cartesian_2d(0.0..max_step, panel.y_range.clone())
+            .build_cartesian_2d(0.0..max_x, panel.y_range.clone())
             .map_err(plot_err)?;
         chart
             .configure_mesh()
-            .x_desc("training step")
+            .x_desc(&panel.x_desc)
             .y_desc(&panel.y_desc)
             .draw()
             .map_err(plot_err)?;
         for &level in &panel.levels {
             chart
                 .draw_series(DashedLineSeries::new(
-                    [(0.0, level), (max_step, level)],
+                    [(0.0, level), (max_x, level)],
                     6,
                     4,
                     BLACK.mix(0.5).stroke_width(1),

@@ -80,6 +80,7 @@ fn former_quick() -> ExperimentConfig {
         imbalance: None,
         compose: None,
         torus: None,
+        stripes: None,
     }
 }
 
@@ -95,6 +96,7 @@ fn former_paper() -> ExperimentConfig {
         imbalance: None,
         compose: None,
         torus: None,
+        stripes: None,
     }
 }
 

@@ -172,13 +172,13 @@ fn two_corrupt_checkpoints_are_both_named_and_none_intact_says_start_afresh() {
     let p4 = ckpts.join("step_00000004.safetensors");
     let b = std::fs::read(&p4).unwrap();
     std::fs::write(&p4, &b[..b.len() - 100]).unwrap();
-    let msg = resume(&out).err().expect("refused").to_string();
+    let msg = resume(&out).expect_err("refused").to_string();
     assert!(
         msg.contains("step 0") && msg.contains("step_00000004.safetensors.corrupt"),
         "{msg}"
     );
     flip_middle(&ckpts.join("step_00000000.safetensors"));
-    let err = resume(&out).err().expect("refused");
+    let err = resume(&out).expect_err("refused");
     assert!(
         matches!(err, Error::CorruptCheckpoint { intact: None, ref newer_corrupt, .. } if newer_corrupt.len() == 2),
         "{err:?}"

@@ -38,9 +38,9 @@ fn fmt_spread(s: &Spread, scale: f64, digits: usize) -> String {
 /// onsets, the ratio and the verdict; then every run.
 pub fn table(c: &Comparison) -> String {
     let conf = 100.0 * c.rule.confidence;
-    let mut s = format!(
+    let mut s = String::from(
         "| case | region | asks for | train acc. (%) | held-out acc. (%) | off-lattice acc. (%) | held-out / train | onset train | onset held-out | onset off-lattice | verdict |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|\n"
+         |---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in &c.per_case {
         let _ = writeln!(
@@ -152,7 +152,8 @@ pub fn plot_set_curves(path: &Path, c: &Comparison, runs: &[FinishedRun]) -> Res
         RGBColor(210, 50, 40),
         RGBColor(30, 90, 200),
     ];
-    let mix: [(&str, RGBColor, fn(&crate::record::SetScore) -> f64); 4] = [
+    type MixSeries = (&'static str, RGBColor, fn(&crate::record::SetScore) -> f64);
+    let mix: [MixSeries; 4] = [
         ("single, wrong place", RGBColor(230, 150, 20), |s| {
             s.single_wrong_rate
         }),
@@ -173,6 +174,7 @@ pub fn plot_set_curves(path: &Path, c: &Comparison, runs: &[FinishedRun]) -> Res
         let mine: Vec<&FinishedRun> = runs.iter().filter(|r| r.dataset == case.case).collect();
         top.push(SeedPanel {
             title: format!("{}: accuracy (τ 1 px)", case.case),
+            x_desc: "training step".into(),
             y_desc: "accuracy".into(),
             y_range: 0.0..1.02,
             levels: Vec::new(),
@@ -189,6 +191,7 @@ pub fn plot_set_curves(path: &Path, c: &Comparison, runs: &[FinishedRun]) -> Res
         });
         bottom.push(SeedPanel {
             title: format!("{}: failures inside the held-out region", case.case),
+            x_desc: "training step".into(),
             y_desc: "fraction of samples".into(),
             y_range: 0.0..1.02,
             levels: Vec::new(),

@@ -213,6 +213,10 @@ pub struct ExperimentConfig {
     /// The torus experiment's seeds (`examples/torus`); absent from single-run configurations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub torus: Option<crate::torus::TorusConfig>,
+    /// The data-efficiency experiment's fractions and seeds (`examples/stripes`); absent from
+    /// single-run configurations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stripes: Option<crate::stripes::StripesConfig>,
 }
 
 /// A configuration error naming the key, as a user writes it in a file or `--set`.
@@ -270,6 +274,9 @@ impl ExperimentConfig {
         }
         if let Some(t) = &self.torus {
             t.validate()?;
+        }
+        if let Some(s) = &self.stripes {
+            s.validate()?;
         }
         Ok(())
     }

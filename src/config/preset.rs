@@ -29,11 +29,16 @@ pub enum Preset {
     Torus,
     /// `configs/torus-paper.toml`: the torus experiment at paper scale, for a GPU.
     TorusPaper,
+    /// `configs/stripes.toml`: the follow-up's data-efficiency experiment (stripes plus a
+    /// fraction of 2D bumps; 5 fractions × 2 seeds of the quick model) on a 2-core CPU.
+    Stripes,
+    /// `configs/stripes-paper.toml`: the data-efficiency experiment at paper scale, for a GPU.
+    StripesPaper,
 }
 
 impl Preset {
     /// Every preset, in the order `--help` lists them.
-    pub const ALL: [Preset; 8] = [
+    pub const ALL: [Preset; 10] = [
         Preset::Quick,
         Preset::Paper,
         Preset::Imbalance,
@@ -42,6 +47,8 @@ impl Preset {
         Preset::ComposePaper,
         Preset::Torus,
         Preset::TorusPaper,
+        Preset::Stripes,
+        Preset::StripesPaper,
     ];
 
     /// The preset's name (`quick`, `paper`), also its file stem under `configs/`.
@@ -55,6 +62,8 @@ impl Preset {
             Self::ComposePaper => "compose-paper",
             Self::Torus => "torus",
             Self::TorusPaper => "torus-paper",
+            Self::Stripes => "stripes",
+            Self::StripesPaper => "stripes-paper",
         }
     }
 
@@ -69,6 +78,8 @@ impl Preset {
             Self::ComposePaper => include_str!("../../configs/compose-paper.toml"),
             Self::Torus => include_str!("../../configs/torus.toml"),
             Self::TorusPaper => include_str!("../../configs/torus-paper.toml"),
+            Self::Stripes => include_str!("../../configs/stripes.toml"),
+            Self::StripesPaper => include_str!("../../configs/stripes-paper.toml"),
         }
     }
 

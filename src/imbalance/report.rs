@@ -224,6 +224,7 @@ pub fn plot_axis_curves(path: &Path, c: &Comparison, runs: &[FinishedRun]) -> Re
         };
         top.push(SeedPanel {
             title: title.clone(),
+            x_desc: "training step".into(),
             y_desc: "mean |error| (px)".into(),
             y_range: 0.0..err_top,
             levels: vec![c.coupling.error_fraction * c.chance_error[0]],
@@ -232,6 +233,7 @@ pub fn plot_axis_curves(path: &Path, c: &Comparison, runs: &[FinishedRun]) -> Re
         });
         bottom.push(SeedPanel {
             title,
+            x_desc: "training step".into(),
             y_desc: "accuracy at 1 px".into(),
             y_range: 0.0..1.02,
             levels: Vec::new(),

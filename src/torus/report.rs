@@ -120,6 +120,7 @@ pub fn plot_curves(path: &Path, runs: &[FinishedRun]) -> Result<()> {
     let panels = vec![
         SeedPanel {
             title: "distance of layer 4's cosine statistics to ideal tori".into(),
+            x_desc: "training step".into(),
             y_desc: "mean W1".into(),
             y_range: 0.0..1.0,
             levels: Vec::new(),
@@ -139,6 +140,7 @@ pub fn plot_curves(path: &Path, runs: &[FinishedRun]) -> Result<()> {
         },
         SeedPanel {
             title: "mean |cos| between x- and y-differences".into(),
+            x_desc: "training step".into(),
             y_desc: "mean |cos|".into(),
             y_range: 0.0..1.0,
             levels: Vec::new(),
@@ -151,6 +153,7 @@ pub fn plot_curves(path: &Path, runs: &[FinishedRun]) -> Result<()> {
         },
         SeedPanel {
             title: "prominent H1 loops (a torus has 2)".into(),
+            x_desc: "training step".into(),
             y_desc: "count".into(),
             y_range: 0.0..6.0,
             levels: vec![2.0],
@@ -163,6 +166,7 @@ pub fn plot_curves(path: &Path, runs: &[FinishedRun]) -> Result<()> {
         },
         SeedPanel {
             title: "generation accuracy (τ 1 px)".into(),
+            x_desc: "training step".into(),
             y_desc: "accuracy".into(),
             y_range: 0.0..1.02,
             levels: Vec::new(),

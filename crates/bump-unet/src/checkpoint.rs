@@ -287,15 +287,16 @@ pub fn read_safetensors(
     Ok((tensors, metadata))
 }
 
-/// [`read_safetensors`], also saying whether the content was verified ([`Integrity`]).
-pub fn read_safetensors_checked(
-    path: &Path,
-    device: &Device,
-) -> Result<(
+/// What [`read_safetensors_checked`] returns: the tensors, the metadata, and whether the
+/// content was verified.
+pub type CheckedSafetensors = (
     BTreeMap<String, Tensor>,
     BTreeMap<String, String>,
     Integrity,
-)> {
+);
+
+/// [`read_safetensors`], also saying whether the content was verified ([`Integrity`]).
+pub fn read_safetensors_checked(path: &Path, device: &Device) -> Result<CheckedSafetensors> {
     let bytes = std::fs::read(path).map_err(io_err(path))?;
     let parsed = parse_safetensors(path, &bytes)?;
     let mut tensors = BTreeMap::new();

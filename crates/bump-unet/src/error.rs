@@ -8,7 +8,7 @@ pub enum Error {
     /// An input argument was invalid.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
-    /// A [`UNetConfig`] field is invalid.
+    /// A [`UNetConfig`](crate::UNetConfig) field is invalid.
     #[error("invalid UNet configuration: {0}")]
     InvalidConfig(String),
     /// A tensor operation failed (device, driver and out-of-memory failures are
@@ -18,7 +18,7 @@ pub enum Error {
     /// The device, its driver or its memory failed; one line saying what to check.
     #[error(transparent)]
     Device(#[from] crate::device::DeviceFailure),
-    /// An activation tap name is not one of [`UNet::tap_names`].
+    /// An activation tap name is not one of [`UNet::tap_names`](crate::UNet::tap_names).
     #[error("unknown activation tap `{name}`; available: {available:?}")]
     UnknownTap {
         /// The name asked for.

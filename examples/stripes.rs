@@ -1,0 +1,62 @@
+//! The NeurIPS 2024 follow-up's data-efficiency result: trained on 1D stripes plus a small
+//! fraction of 2D bumps, does a model learn 2D bumps from far fewer 2D examples?
+//!
+//! Trains one run per fraction f of the 2D-bump tiling and seed (`[stripes]`), each in its own
+//! directory under `--out`, scoring 2D bumps at every checkpoint; then puts the runs on one
+//! axis, the number of 2D-bump images shown (docs/followup.md).
+//!
+//! ```sh
+//! cargo run --release --example stripes -- --out runs/stripes            # 10 runs, then the report
+//! cargo run --release --example stripes -- --out runs/stripes --resume   # continue after a kill
+//! cargo run --release --example stripes -- --out runs/stripes --only f005:1   # one run
+//! cargo run --release --example stripes -- --out runs/stripes --report   # compare the finished runs
+//! ```
+
+use bump_ddpm::cli::{exit_code, ExperimentArgs};
+use bump_ddpm::experiment::{train_selected, MultiRunArgs};
+use bump_ddpm::stripes::{self, report};
+use bump_ddpm::Preset;
+use clap::Parser;
+use std::process::ExitCode;
+
+#[global_allocator]
+static GLOBAL: bump_ddpm::unet::alloc::MiMalloc = bump_ddpm::unet::alloc::MiMalloc;
+
+/// Stripes and data efficiency: trains on vertical and horizontal stripes plus a fraction f of
+/// the 2D-bump tiling (f = 0, 0.01, 0.05, 0.2, 1 by default) for several seeds, scores 2D bumps
+/// at every checkpoint, and reports 2D-bump accuracy against the number of 2D images shown.
+///
+/// Without --preset or --config the `stripes` preset is used (10 runs). Each run is a directory
+/// `<out>/f<percent>-seed<seed>`; the comparison is written to `<out>/stripes.html`,
+/// `stripes.json` and `stripes.md`.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about)]
+struct Args {
+    #[command(flatten)]
+    experiment: ExperimentArgs,
+    #[command(flatten)]
+    runs: MultiRunArgs,
+}
+
+fn main() -> ExitCode {
+    exit_code(real_main())
+}
+
+fn real_main() -> Result<(), Box<dyn std::error::Error>> {
+    bump_ddpm::unet::alloc::keep_freed_memory();
+    let args = Args::parse();
+    let resolved = args.experiment.resolve_for(Preset::Stripes)?;
+    if resolved.print_config_if_asked()? {
+        return Ok(());
+    }
+    let (cfg, out) = (&resolved.config, &resolved.out);
+    train_selected(&resolved, &args.runs, stripes::plan(cfg, out)?)?;
+    if args.runs.writes_report() {
+        let (comparison, finished) = stripes::compare(cfg, out)?;
+        let path = report::write(out, &comparison, &finished)?;
+        println!("{}", report::table(&comparison));
+        println!("{}\n", report::verdict(&comparison));
+        println!("report: {}", path.display());
+    }
+    Ok(())
+}

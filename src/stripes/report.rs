@@ -1,0 +1,217 @@
+//! The data-efficiency experiment's outputs: `stripes.json`, 2D-bump accuracy against the
+//! number of 2D images shown and against step, the table (`stripes.md`) and `stripes.html`, with
+//! a verdict generated from the numbers.
+
+use super::{examples_seen, fraction_name, Comparison, FinishedRun, Spread};
+use crate::report::escape;
+use crate::seed_curves::{plot_seed_panels, Curve, SeedPanel, SeedSeries};
+use crate::Result;
+use plotters::style::{Color, Palette, Palette99, RGBColor};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// The comparison as JSON.
+pub const STRIPES_JSON: &str = "stripes.json";
+/// The table and verdict, as Markdown.
+pub const STRIPES_MD: &str = "stripes.md";
+/// The HTML report.
+pub const REPORT_HTML: &str = "stripes.html";
+/// Accuracy against 2D images shown (left) and against step (right).
+pub const EFFICIENCY_FIGURE: &str = "figures/data_efficiency.png";
+
+fn fmt_spread(s: &Spread, digits: usize) -> String {
+    match (s.mean, s.interval) {
+        (None, _) => "–".into(),
+        (Some(m), None) => format!("{m:.digits$} (n = {})", s.n),
+        (Some(m), Some([lo, hi])) => {
+            format!("{m:.digits$} [{lo:.digits$}, {hi:.digits$}] (n = {})", s.n)
+        }
+    }
+}
+
+/// The table as Markdown.
+pub fn table(c: &Comparison) -> String {
+    let mut s = format!(
+        "| f | stripe images | 2D-bump images | bump share | final 2D accuracy | 2D images shown to reach {:.0} % | runs that never did |\n|---|---|---|---|---|---|---|\n",
+        100.0 * c.accuracy_level
+    );
+    for r in &c.per_fraction {
+        let (st, bu, share) =
+            r.composition
+                .map_or(("–".into(), "–".into(), "–".into()), |c| {
+                    (
+                        c.stripes.to_string(),
+                        c.bumps.to_string(),
+                        format!("{:.3}", c.bump_share()),
+                    )
+                });
+        let _ = writeln!(
+            s,
+            "| {} | {st} | {bu} | {share} | {} | {} | {} |",
+            r.fraction,
+            fmt_spread(&r.final_accuracy, 3),
+            fmt_spread(&r.examples_to_level, 0),
+            r.not_reached
+        );
+    }
+    s
+}
+
+/// The verdict paragraph, generated from the numbers.
+pub fn verdict(c: &Comparison) -> String {
+    let level = 100.0 * c.accuracy_level;
+    let reach = |f: &super::FractionResult| f.examples_to_level.mean;
+    let full = c
+        .per_fraction
+        .iter()
+        .filter(|f| f.fraction >= 1.0)
+        .find_map(reach);
+    let best = c
+        .per_fraction
+        .iter()
+        .filter(|f| f.fraction < 1.0)
+        .filter_map(|f| reach(f).map(|x| (f.fraction, x)))
+        .min_by(|a, b| a.1.total_cmp(&b.1));
+    let mut s = String::new();
+    for f in &c.per_fraction {
+        let _ = write!(
+            s,
+            "f = {}: final 2D accuracy {}, {} 2D images shown before {level:.0} %. ",
+            f.fraction,
+            f.final_accuracy
+                .mean
+                .map_or_else(|| "–".into(), |v| format!("{:.0} %", 100.0 * v)),
+            f.examples_to_level
+                .mean
+                .map_or_else(|| "never reached".into(), |v| format!("{v:.0}")),
+        );
+    }
+    let _ = write!(
+        s,
+        "The follow-up reports that stripes plus a small fraction of 2D bumps reach good 2D-bump \
+         accuracy with far fewer 2D examples than bumps alone. {}",
+        match (best, full) {
+            (Some((f, x)), Some(y)) if x < y => format!(
+                "Here f = {f} needed {x:.0} 2D images against {y:.0} for the whole tiling ({:.1}× fewer), as the paper reports.",
+                y / x
+            ),
+            (Some((f, x)), Some(y)) => format!(
+                "Here the fewest, {x:.0} at f = {f}, is not fewer than the whole tiling's {y:.0}, which disagrees with the paper."
+            ),
+            (None, Some(y)) => format!(
+                "Here no stripe-dominated mixture reached {level:.0} % while the whole tiling did after {y:.0} 2D images, which disagrees with the paper."
+            ),
+            _ => "Too few runs reached the level to compare.".to_string(),
+        }
+    );
+    s
+}
+
+/// 2D-bump accuracy against 2D images shown (left) and against step (right), one colour per f;
+/// seeds thin, mean thick.
+pub fn plot_efficiency(path: &Path, c: &Comparison, runs: &[FinishedRun]) -> Result<()> {
+    let mut by_examples = Vec::new();
+    let mut by_step = Vec::new();
+    for (i, f) in c.per_fraction.iter().enumerate() {
+        let name = fraction_name(f.fraction);
+        let share = f.composition.map_or(0.0, |c| c.bump_share());
+        let mine: Vec<&FinishedRun> = runs.iter().filter(|r| r.dataset == name).collect();
+        let colour = {
+            let (r, g, b) = Palette99::pick(i).rgb();
+            RGBColor(r, g, b)
+        };
+        let curves = |x_of: &dyn Fn(&FinishedRun) -> Vec<f64>| -> Vec<Curve> {
+            mine.iter()
+                .map(|r| {
+                    x_of(r)
+                        .into_iter()
+                        .zip(&r.records)
+                        .map(|(x, rec)| (x, Some(rec.accuracy)))
+                        .collect()
+                })
+                .collect()
+        };
+        let label = format!("f = {}", f.fraction);
+        if share > 0.0 {
+            by_examples.push(SeedSeries {
+                label: label.clone(),
+                colour,
+                seeds: curves(&|r| examples_seen(&r.records, c.batch, share)),
+            });
+        }
+        by_step.push(SeedSeries {
+            label,
+            colour,
+            seeds: curves(&|r| r.records.iter().map(|x| x.step as f64).collect()),
+        });
+    }
+    let panels = [
+        SeedPanel {
+            title: "2D-bump accuracy against 2D images shown".into(),
+            x_desc: "2D-bump images shown (step × batch × bump share)".into(),
+            y_desc: "accuracy (τ 1 px)".into(),
+            y_range: 0.0..1.02,
+            levels: vec![c.accuracy_level],
+            legend_top: false,
+            series: by_examples,
+        },
+        SeedPanel {
+            title: "2D-bump accuracy against step".into(),
+            x_desc: "training step".into(),
+            y_desc: "accuracy (τ 1 px)".into(),
+            y_range: 0.0..1.02,
+            levels: vec![c.accuracy_level],
+            legend_top: false,
+            series: by_step,
+        },
+    ];
+    // Each panel gets its own x range: draw them as two figures side by side would share one,
+    // so draw each alone and place them in the report.
+    let left = path.with_file_name("data_efficiency_examples.png");
+    plot_seed_panels(&left, &panels[..1], 1)?;
+    plot_seed_panels(path, &panels[1..], 1)
+}
+
+/// Writes `stripes.json`, `stripes.md`, the figures and `stripes.html` into `out`; returns the
+/// report's path.
+pub fn write(out: &Path, c: &Comparison, runs: &[FinishedRun]) -> Result<PathBuf> {
+    crate::io::write_atomic(
+        &out.join(STRIPES_JSON),
+        serde_json::to_string_pretty(c)?.as_bytes(),
+    )?;
+    let table = table(c);
+    let verdict = verdict(c);
+    crate::io::write_atomic(
+        &out.join(STRIPES_MD),
+        format!("# Stripes and data efficiency\n\n{table}\n{verdict}\n").as_bytes(),
+    )?;
+    let fig_dir = out.join("figures");
+    std::fs::create_dir_all(&fig_dir).map_err(crate::error::io_err(&fig_dir))?;
+    let mut html = String::from(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>bump-ddpm stripes report</title>\
+         <style>body{font-family:sans-serif;max-width:1300px;margin:auto;padding:1em}\
+         img{max-width:100%}</style></head><body><h1>Stripes and data efficiency</h1>",
+    );
+    let _ = write!(html, "<p>{}</p><h2>Runs</h2><ul>", escape(&verdict));
+    for (id, st) in &c.runs {
+        let _ = write!(html, "<li>{} — {}</li>", escape(id), escape(st));
+    }
+    html.push_str("</ul>");
+    if !runs.is_empty() {
+        plot_efficiency(&out.join(EFFICIENCY_FIGURE), c, runs)?;
+        html.push_str(
+            "<h2>Data efficiency</h2><p>Thin: seeds; thick: their mean.</p>\
+             <img src=\"figures/data_efficiency_examples.png\" alt=\"accuracy against 2D images shown\">",
+        );
+        let _ = write!(
+            html,
+            "<img src=\"{EFFICIENCY_FIGURE}\" alt=\"accuracy against step\">"
+        );
+    }
+    html.push_str("<h2>Table</h2><pre>");
+    html.push_str(&escape(&table));
+    html.push_str("</pre></body></html>");
+    let path = out.join(REPORT_HTML);
+    crate::io::write_atomic(&path, html.as_bytes())?;
+    Ok(path)
+}
