@@ -131,9 +131,26 @@ pub fn verdict(c: &Comparison) -> String {
     let conf = 100.0 * c.coupling.confidence;
     let mut s = String::new();
     for d in &c.per_dataset {
+        // The largest per-run |Δ| bounds what the interval cannot: how far apart the axes ever were.
+        let largest = |f: fn(&super::coupling::RunCoupling) -> Option<f64>| {
+            c.per_run
+                .iter()
+                .filter(|r| r.dataset == d.dataset)
+                .filter_map(f)
+                .map(f64::abs)
+                .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))))
+        };
+        let spread = match (largest(|r| r.delta_error), largest(|r| r.delta_accuracy)) {
+            (Some(e), Some(a)) => format!(
+                "; in every run the two onsets differed by at most {:.0} % (error rule) and {:.0} % (accuracy rule) of their mean",
+                100.0 * e,
+                100.0 * a
+            ),
+            _ => String::new(),
+        };
         let _ = write!(
             s,
-            "**{}** (dx = {:.3}, dy = {:.3}; dense axis {}): mean error onsets x {} and y {} steps; {}; {}. ",
+            "**{}** (dx = {:.3}, dy = {:.3}; dense axis {}): mean error onsets x {} and y {} steps; {}; {}{spread}. ",
             d.dataset,
             d.spacing[0],
             d.spacing[1],
