@@ -68,7 +68,9 @@ pub use forward::{
 };
 pub use noise::{gaussian_noise, gaussian_noise_vec};
 pub use sampler::{limit_x0, sample, Denoiser, SampleOutput, SamplerConfig, SamplerKind, StepInfo};
-pub use schedule::{BetaSchedule, NoiseSchedule, PredictionType, ScheduleConfig};
+pub use schedule::{
+    BetaSchedule, NoiseSchedule, PredictionType, ScheduleConfig, MAX_TRAIN_TIMESTEPS,
+};
 pub use scheduler::{
     AnyScheduler, DdimOptions, DdimScheduler, DdpmOptions, DdpmScheduler, DpmSolverPp2mOptions,
     DpmSolverPp2mScheduler, DynamicThreshold, Scheduler, Spacing, StepOutput, VarianceType,

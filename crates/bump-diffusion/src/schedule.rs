@@ -225,12 +225,22 @@ pub struct NoiseSchedule {
     pub snr: Vec<f64>,
 }
 
+/// The largest `num_train_timesteps` a schedule accepts (DDPM uses 1,000; its tables cost
+/// ~100 bytes per timestep).
+pub const MAX_TRAIN_TIMESTEPS: usize = 1_000_000;
+
 impl NoiseSchedule {
     /// Builds and validates the schedule.
     pub fn new(config: &ScheduleConfig) -> Result<Self> {
         let t = config.num_train_timesteps;
         if t == 0 {
             return Err(Error::ZeroTimesteps);
+        }
+        // The schedule holds several f64 tables of length T: bound T before allocating them.
+        if t > MAX_TRAIN_TIMESTEPS {
+            return Err(Error::InvalidArgument(format!(
+                "num_train_timesteps must lie in 1..={MAX_TRAIN_TIMESTEPS}, got {t}"
+            )));
         }
         if let BetaSchedule::Custom { betas } = &config.beta_schedule {
             if betas.len() != t {

@@ -228,3 +228,19 @@ fn bad_schedules_are_typed_errors() {
         Error::InvalidArgument(_)
     ));
 }
+#[test]
+fn num_train_timesteps_is_bounded_before_anything_is_allocated() {
+    use bump_diffusion::{NoiseSchedule, ScheduleConfig, MAX_TRAIN_TIMESTEPS};
+    let ok = ScheduleConfig::default().with_num_train_timesteps(MAX_TRAIN_TIMESTEPS);
+    assert_eq!(
+        NoiseSchedule::new(&ok).unwrap().num_train_timesteps(),
+        MAX_TRAIN_TIMESTEPS
+    );
+    // 10^15 would need ~10^17 bytes of tables: refused with the value and the allowed range.
+    let huge = ScheduleConfig::default().with_num_train_timesteps(1_000_000_000_000_000);
+    let msg = NoiseSchedule::new(&huge).unwrap_err().to_string();
+    assert!(
+        msg.contains("1000000000000000") && msg.contains("1..=1000000"),
+        "{msg}"
+    );
+}
