@@ -14,9 +14,8 @@
 //! ```
 
 use bump_ddpm::cli::{exit_code, ExperimentArgs};
-use bump_ddpm::compose::{self, report};
-use bump_ddpm::experiment::{train_selected, MultiRunArgs};
-use bump_ddpm::Preset;
+use bump_ddpm::compose;
+use bump_ddpm::experiment::{run_cli, MultiRunArgs};
 use clap::Parser;
 use std::process::ExitCode;
 
@@ -46,18 +45,6 @@ fn main() -> ExitCode {
 fn real_main() -> Result<(), Box<dyn std::error::Error>> {
     bump_ddpm::unet::alloc::keep_freed_memory();
     let args = Args::parse();
-    let resolved = args.experiment.resolve_for(Preset::Compose)?;
-    if resolved.print_config_if_asked()? {
-        return Ok(());
-    }
-    let (cfg, out) = (&resolved.config, &resolved.out);
-    train_selected(&resolved, &args.runs, compose::plan(cfg, out)?)?;
-    if args.runs.writes_report() {
-        let (comparison, finished) = compose::compare(cfg, out)?;
-        let path = report::write(out, &comparison, &finished)?;
-        println!("{}", report::table(&comparison));
-        println!("{}\n", report::verdict(&comparison));
-        println!("report: {}", path.display());
-    }
+    run_cli::<compose::Compose>(&args.experiment, &args.runs)?;
     Ok(())
 }

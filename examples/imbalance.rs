@@ -15,9 +15,8 @@
 //! ```
 
 use bump_ddpm::cli::{exit_code, ExperimentArgs};
-use bump_ddpm::experiment::{train_selected, MultiRunArgs};
-use bump_ddpm::imbalance::{self, report};
-use bump_ddpm::Preset;
+use bump_ddpm::experiment::{run_cli, MultiRunArgs};
+use bump_ddpm::imbalance;
 use clap::Parser;
 use std::process::ExitCode;
 
@@ -47,18 +46,6 @@ fn main() -> ExitCode {
 fn real_main() -> Result<(), Box<dyn std::error::Error>> {
     bump_ddpm::unet::alloc::keep_freed_memory();
     let args = Args::parse();
-    let resolved = args.experiment.resolve_for(Preset::Imbalance)?;
-    if resolved.print_config_if_asked()? {
-        return Ok(());
-    }
-    let (cfg, out) = (&resolved.config, &resolved.out);
-    train_selected(&resolved, &args.runs, imbalance::plan(cfg, out)?)?;
-    if args.runs.writes_report() {
-        let (comparison, finished) = imbalance::compare(cfg, out)?;
-        let path = report::write(out, &comparison, &finished)?;
-        println!("{}", report::onset_table(&comparison));
-        println!("{}\n", report::verdict(&comparison));
-        println!("report: {}", path.display());
-    }
+    run_cli::<imbalance::Imbalance>(&args.experiment, &args.runs)?;
     Ok(())
 }

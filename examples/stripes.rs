@@ -13,9 +13,8 @@
 //! ```
 
 use bump_ddpm::cli::{exit_code, ExperimentArgs};
-use bump_ddpm::experiment::{train_selected, MultiRunArgs};
-use bump_ddpm::stripes::{self, report};
-use bump_ddpm::Preset;
+use bump_ddpm::experiment::{run_cli, MultiRunArgs};
+use bump_ddpm::stripes;
 use clap::Parser;
 use std::process::ExitCode;
 
@@ -45,18 +44,6 @@ fn main() -> ExitCode {
 fn real_main() -> Result<(), Box<dyn std::error::Error>> {
     bump_ddpm::unet::alloc::keep_freed_memory();
     let args = Args::parse();
-    let resolved = args.experiment.resolve_for(Preset::Stripes)?;
-    if resolved.print_config_if_asked()? {
-        return Ok(());
-    }
-    let (cfg, out) = (&resolved.config, &resolved.out);
-    train_selected(&resolved, &args.runs, stripes::plan(cfg, out)?)?;
-    if args.runs.writes_report() {
-        let (comparison, finished) = stripes::compare(cfg, out)?;
-        let path = report::write(out, &comparison, &finished)?;
-        println!("{}", report::table(&comparison));
-        println!("{}\n", report::verdict(&comparison));
-        println!("report: {}", path.display());
-    }
+    run_cli::<stripes::Stripes>(&args.experiment, &args.runs)?;
     Ok(())
 }

@@ -12,9 +12,8 @@
 //! ```
 
 use bump_ddpm::cli::{exit_code, ExperimentArgs};
-use bump_ddpm::experiment::{train_selected, MultiRunArgs};
-use bump_ddpm::torus::{self, report};
-use bump_ddpm::Preset;
+use bump_ddpm::experiment::{run_cli, MultiRunArgs};
+use bump_ddpm::torus;
 use clap::Parser;
 use std::process::ExitCode;
 
@@ -44,18 +43,6 @@ fn main() -> ExitCode {
 fn real_main() -> Result<(), Box<dyn std::error::Error>> {
     bump_ddpm::unet::alloc::keep_freed_memory();
     let args = Args::parse();
-    let resolved = args.experiment.resolve_for(Preset::Torus)?;
-    if resolved.print_config_if_asked()? {
-        return Ok(());
-    }
-    let (cfg, out) = (&resolved.config, &resolved.out);
-    train_selected(&resolved, &args.runs, torus::plan(cfg, out)?)?;
-    if args.runs.writes_report() {
-        let (comparison, finished) = torus::compare(cfg, out)?;
-        let path = report::write(out, &comparison, &finished)?;
-        println!("{}", report::table(&comparison));
-        println!("{}\n", report::verdict(&comparison));
-        println!("report: {}", path.display());
-    }
+    run_cli::<torus::Torus>(&args.experiment, &args.runs)?;
     Ok(())
 }

@@ -321,3 +321,41 @@ impl Spread {
         })
     }
 }
+
+/// An experiment of several runs as its entry point drives it: a default preset, a plan, a
+/// comparison of the finished runs and a report. `examples/<name>.rs` is then
+/// [`run_cli`]`::<E>` behind its own `--help` text.
+pub trait Experiment {
+    /// What [`Experiment::compare`] computes.
+    type Comparison;
+    /// The preset used when neither `--preset` nor `--config` is given.
+    const PRESET: crate::Preset;
+    /// Every run of the experiment below `out`.
+    fn plan(cfg: &ExperimentConfig, out: &Path) -> Result<Vec<PlannedRun>>;
+    /// The comparison of the finished runs, and those runs.
+    fn compare(cfg: &ExperimentConfig, out: &Path) -> Result<(Self::Comparison, Vec<FinishedRun>)>;
+    /// Writes the report files into `out`; returns the HTML report's path and the text to print
+    /// (table and verdict).
+    fn report(out: &Path, c: &Self::Comparison, runs: &[FinishedRun]) -> Result<(PathBuf, String)>;
+}
+
+/// The whole entry point of a multi-run experiment: resolve the configuration (with `E`'s
+/// preset as default), print it if asked, train the selected runs, then (unless `--only` without
+/// `--report`) compare the finished runs, write the report and print its table and verdict.
+pub fn run_cli<E: Experiment>(
+    args: &crate::cli::ExperimentArgs,
+    runs: &MultiRunArgs,
+) -> Result<()> {
+    let resolved = args.resolve_for(E::PRESET)?;
+    if resolved.print_config_if_asked()? {
+        return Ok(());
+    }
+    let (cfg, out) = (&resolved.config, &resolved.out);
+    train_selected(&resolved, runs, E::plan(cfg, out)?)?;
+    if runs.writes_report() {
+        let (comparison, finished) = E::compare(cfg, out)?;
+        let (path, text) = E::report(out, &comparison, &finished)?;
+        println!("{text}\nreport: {}", path.display());
+    }
+    Ok(())
+}

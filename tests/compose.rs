@@ -1,15 +1,17 @@
 //! The composition experiment: what each held-out case asks (known answers), the rule on
 //! synthetic records, and a micro experiment whose every output must exist and match its schema.
 
+mod common;
+
+use common::{make_micro, neutral_record, validate_schema};
+
 use bump_ddpm::compose::{
     self, report, run_result, CaseKind, ComposeConfig, ComposeRule, ComposeVerdict, FinishedRun,
     HeldOutCase, RunStatus, SET_HELD_OUT, SET_OFF_LATTICE, SET_TRAIN,
 };
 use bump_ddpm::config::ExperimentConfig;
 use bump_ddpm::data::{HeldOut, Interval};
-use bump_ddpm::diffusion::SamplerConfig;
 use bump_ddpm::record::{EvalRecord, SetScore};
-use bump_ddpm::schedule::CheckpointSchedule;
 use bump_ddpm::train::RunOptions;
 use bump_ddpm::Preset;
 use std::path::{Path, PathBuf};
@@ -69,16 +71,7 @@ fn run(case: &str, seed: u64, finals: [f64; 3]) -> FinishedRun {
         .map(|i| {
             let step = 50 * i;
             let frac = step as f64 / 400.0;
-            let mut r: EvalRecord = serde_json::from_value(serde_json::json!({
-                "step": step, "train_loss": 0.1, "weights": "raw", "accuracy": 0.0,
-                "acc_x": 0.0, "acc_y": 0.0, "accuracy_tight": 0.0, "multi_bump_rate": 0.0,
-                "empty_rate": 0.0, "single_wrong_rate": 0.0, "malformed_rate": 0.0,
-                "condition_signal": 0.5, "umap_r2_x": 0.5, "umap_r2_y": 0.5, "gen_phase": "A",
-                "rep_phase": "A", "r2_x": 0.5, "r2_y": 0.5, "trustworthiness": 0.5,
-                "continuity": 0.5, "spearman": 0.5, "intrinsic_dim": 2.0,
-                "participation_ratio": 2.0, "wall_s": 1.0, "representation": {}
-            }))
-            .unwrap();
+            let mut r: EvalRecord = neutral_record(step);
             for (set, f) in [SET_TRAIN, SET_HELD_OUT, SET_OFF_LATTICE]
                 .iter()
                 .zip(finals)
@@ -127,19 +120,7 @@ fn run_results_read_final_accuracy_onsets_and_ratio_from_the_records() {
 
 fn micro_config() -> ExperimentConfig {
     let mut cfg = Preset::Compose.config();
-    cfg.name = "micro-compose".into();
-    cfg.data.n = 16;
-    cfg.model = bump_ddpm::unet::UNetConfig::tiny();
-    cfg.train.steps = 8;
-    cfg.train.batch = 8;
-    cfg.train.warmup = 2;
-    cfg.train.checkpoints = CheckpointSchedule {
-        log_spaced: false,
-        every: 4,
-        ..CheckpointSchedule::default()
-    };
-    cfg.eval.sampler = SamplerConfig::ddim(3).with_clip_sample(Some((-1.0, 1.0)));
-    cfg.eval.k = 5;
+    make_micro(&mut cfg, "micro-compose");
     cfg.eval.snapshots = 2;
     let comp = cfg.compose.as_mut().unwrap();
     comp.seeds = vec![0];
@@ -214,15 +195,6 @@ fn the_preset_plans_nine_runs_with_three_sets_and_rejects_bad_sections() {
     let _: &ComposeConfig = cfg.compose.as_ref().unwrap();
 }
 
-fn validate(schema_path: &str, instance: &serde_json::Value) {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(schema_path))
-        .expect("schema file");
-    let schema: serde_json::Value = serde_json::from_str(&text).expect("schema JSON");
-    let v = jsonschema::validator_for(&schema).expect("valid schema");
-    let errors: Vec<String> = v.iter_errors(instance).map(|e| e.to_string()).collect();
-    assert!(errors.is_empty(), "{schema_path}: {errors:?}");
-}
-
 #[test]
 fn micro_experiment_writes_every_output_and_applies_the_rule() {
     let cfg = micro_config();
@@ -237,7 +209,7 @@ fn micro_experiment_writes_every_output_and_applies_the_rule() {
         let text = std::fs::read_to_string(p.dir.join("metrics.jsonl")).unwrap();
         for line in text.lines() {
             let v: serde_json::Value = serde_json::from_str(line).unwrap();
-            validate("docs/schema/metrics.schema.json", &v);
+            validate_schema("docs/schema/metrics.schema.json", &v);
             for set in [SET_TRAIN, SET_HELD_OUT, SET_OFF_LATTICE] {
                 assert!(
                     v["sets"][set]["count"].as_u64().unwrap() > 0,
@@ -265,7 +237,7 @@ fn micro_experiment_writes_every_output_and_applies_the_rule() {
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join(report::COMPOSE_JSON)).unwrap())
             .unwrap();
-    validate("docs/schema/compose.schema.json", &json);
+    validate_schema("docs/schema/compose.schema.json", &json);
     assert!(out
         .join("figures/embedding_centre_step0000008.png")
         .exists());

@@ -2,35 +2,37 @@
 //! a micro experiment (tiny model, a few steps) whose every output must exist and match its
 //! documented schema.
 
+mod common;
+
+use common::{make_micro, neutral_record, validate_schema};
+
 use bump_ddpm::config::ExperimentConfig;
-use bump_ddpm::diffusion::SamplerConfig;
 use bump_ddpm::imbalance::coupling::{
     chance_error, first_crossing, normalised_difference, Axis, CouplingConfig, Crossing,
     DeltaSummary, RunCoupling, Verdict,
 };
 use bump_ddpm::imbalance::{self, report, AxisSpacing, ImbalanceConfig, RunStatus};
-use bump_ddpm::record::EvalRecord;
-use bump_ddpm::schedule::CheckpointSchedule;
+use bump_ddpm::record::{AxisMetrics, EvalRecord};
 use bump_ddpm::train::RunOptions;
 use bump_ddpm::{Preset, RunDir};
 use std::path::{Path, PathBuf};
 
 /// A record with the given per-axis errors and 1-px accuracies (everything else neutral).
 fn record(step: u64, err: [f64; 2], acc: [f64; 2]) -> EvalRecord {
-    serde_json::from_value(serde_json::json!({
-        "step": step, "train_loss": 0.1, "weights": "raw",
-        "accuracy": acc[0].min(acc[1]), "acc_x": acc[0], "acc_y": acc[1],
-        "accuracy_tight": 0.0, "multi_bump_rate": 0.0, "empty_rate": 0.0,
-        "single_wrong_rate": 0.0, "malformed_rate": 0.0, "condition_signal": 0.5,
-        "umap_r2_x": 0.5, "umap_r2_y": 0.5, "gen_phase": "A", "rep_phase": "A",
-        "r2_x": 0.5, "r2_y": 0.5, "trustworthiness": 0.5, "continuity": 0.5, "spearman": 0.5,
-        "intrinsic_dim": 2.0, "participation_ratio": 2.0, "wall_s": 1.0, "representation": {},
-        "axes": {
-            "single_share": 1.0, "err_x": err[0], "err_y": err[1], "tau_half": [0.05, 0.5],
-            "acc_half_x": 0.0, "acc_half_y": 0.0, "factorization": null
-        }
-    }))
-    .expect("record JSON")
+    let mut r = neutral_record(step);
+    r.accuracy = acc[0].min(acc[1]);
+    r.acc_x = acc[0];
+    r.acc_y = acc[1];
+    r.axes = Some(AxisMetrics {
+        single_share: 1.0,
+        err_x: Some(err[0]),
+        err_y: Some(err[1]),
+        tau_half: [0.05, 0.5],
+        acc_half_x: 0.0,
+        acc_half_y: 0.0,
+        factorization: None,
+    });
+    r
 }
 
 /// A learning curve flat until `mid − 100`, then linear over 200 steps: error 10 → 0,
@@ -215,21 +217,9 @@ fn the_preset_plans_nine_independent_runs_and_rejects_bad_sections() {
 
 fn micro_config() -> ExperimentConfig {
     let mut cfg = Preset::Imbalance.config();
-    cfg.name = "micro-imbalance".into();
-    cfg.data.n = 16;
-    cfg.model = bump_ddpm::unet::UNetConfig::tiny();
-    cfg.train.steps = 8;
-    cfg.train.batch = 8;
-    cfg.train.warmup = 2;
-    cfg.train.checkpoints = CheckpointSchedule {
-        log_spaced: false,
-        every: 4,
-        ..CheckpointSchedule::default()
-    };
-    cfg.eval.sampler = SamplerConfig::ddim(3).with_clip_sample(Some((-1.0, 1.0)));
+    make_micro(&mut cfg, "micro-imbalance");
     cfg.eval.centres.dx = 3.0;
     cfg.eval.centres.dy = 3.0;
-    cfg.eval.k = 5;
     cfg.eval.snapshots = 2;
     cfg.imbalance = Some(ImbalanceConfig {
         seeds: vec![0, 1],
@@ -246,15 +236,6 @@ fn tmp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("bump-ddpm-imb-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
-}
-
-fn validate(schema_path: &str, instance: &serde_json::Value) {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(schema_path))
-        .expect("schema file");
-    let schema: serde_json::Value = serde_json::from_str(&text).expect("schema JSON");
-    let v = jsonschema::validator_for(&schema).expect("valid schema");
-    let errors: Vec<String> = v.iter_errors(instance).map(|e| e.to_string()).collect();
-    assert!(errors.is_empty(), "{schema_path}: {errors:?}");
 }
 
 #[test]
@@ -283,7 +264,7 @@ fn micro_experiment_writes_every_output_and_reads_its_statistic_from_the_records
         let text = std::fs::read_to_string(p.dir.join("metrics.jsonl")).unwrap();
         for line in text.lines() {
             let v: serde_json::Value = serde_json::from_str(line).unwrap();
-            validate("docs/schema/metrics.schema.json", &v);
+            validate_schema("docs/schema/metrics.schema.json", &v);
             let axes = &v["axes"];
             assert!(axes.is_object(), "{line}");
             let tau = [p.config.data.dx / 2.0, p.config.data.dy / 2.0];
@@ -309,7 +290,7 @@ fn micro_experiment_writes_every_output_and_reads_its_statistic_from_the_records
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join(report::COUPLING_JSON)).unwrap())
             .unwrap();
-    validate("docs/schema/coupling.schema.json", &json);
+    validate_schema("docs/schema/coupling.schema.json", &json);
     let steps = report::matched_steps(&comparison, &finished);
     assert!(steps.contains(&8));
     assert!(out

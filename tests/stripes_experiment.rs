@@ -2,10 +2,12 @@
 //! known sizes), configuration errors, and a micro experiment whose every output must exist and
 //! match its schema.
 
+mod common;
+
+use common::{make_micro, validate_schema};
+
 use bump_ddpm::config::ExperimentConfig;
 use bump_ddpm::data::Pattern;
-use bump_ddpm::diffusion::SamplerConfig;
-use bump_ddpm::schedule::CheckpointSchedule;
 use bump_ddpm::stripes::{self, fraction_name, report, Composition, RunStatus};
 use bump_ddpm::train::RunOptions;
 use bump_ddpm::Preset;
@@ -60,36 +62,15 @@ fn fractions_give_stripes_plus_that_share_of_the_bump_tiling() {
     );
 }
 
-fn validate(schema_path: &str, instance: &serde_json::Value) {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(schema_path))
-        .expect("schema file");
-    let schema: serde_json::Value = serde_json::from_str(&text).expect("schema JSON");
-    let v = jsonschema::validator_for(&schema).expect("valid schema");
-    let errors: Vec<String> = v.iter_errors(instance).map(|e| e.to_string()).collect();
-    assert!(errors.is_empty(), "{schema_path}: {errors:?}");
-}
-
 #[test]
 fn micro_experiment_writes_every_output() {
     let mut cfg = Preset::Stripes.config();
-    cfg.name = "micro-stripes".into();
-    cfg.data.n = 16;
+    make_micro(&mut cfg, "micro-stripes");
     cfg.data.canvas = Some(20);
     cfg.data.dx = 2.0;
     cfg.data.dy = 2.0;
-    cfg.model = bump_ddpm::unet::UNetConfig::tiny();
-    cfg.train.steps = 8;
-    cfg.train.batch = 8;
-    cfg.train.warmup = 2;
-    cfg.train.checkpoints = CheckpointSchedule {
-        log_spaced: false,
-        every: 4,
-        ..CheckpointSchedule::default()
-    };
-    cfg.eval.sampler = SamplerConfig::ddim(3).with_clip_sample(Some((-1.0, 1.0)));
     cfg.eval.centres.offset = [3.0, 3.0];
     cfg.eval.centres.region = None;
-    cfg.eval.k = 5;
     let s = cfg.stripes.as_mut().unwrap();
     s.seeds = vec![0];
     s.fractions = vec![0.0, 0.5];
@@ -119,6 +100,6 @@ fn micro_experiment_writes_every_output() {
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join(report::STRIPES_JSON)).unwrap())
             .unwrap();
-    validate("docs/schema/stripes.schema.json", &json);
+    validate_schema("docs/schema/stripes.schema.json", &json);
     std::fs::remove_dir_all(&out).ok();
 }

@@ -2,26 +2,20 @@
 //! synthetic records, and a micro experiment on periodic data whose every output must exist
 //! and match its schema.
 
+mod common;
+
+use common::{make_micro, neutral_record, validate_schema};
+
 use bump_ddpm::config::ExperimentConfig;
-use bump_ddpm::diffusion::SamplerConfig;
 use bump_ddpm::record::{EvalRecord, TopologyRecord};
-use bump_ddpm::schedule::CheckpointSchedule;
 use bump_ddpm::torus::{self, report, run_result, FinishedRun, RunStatus, TorusVerdict};
 use bump_ddpm::train::RunOptions;
 use bump_ddpm::Preset;
 use std::path::{Path, PathBuf};
 
 fn record(step: u64, distances: Option<(f64, f64)>) -> EvalRecord {
-    let mut r: EvalRecord = serde_json::from_value(serde_json::json!({
-        "step": step, "train_loss": 0.1, "weights": "raw", "accuracy": 0.5,
-        "acc_x": 0.5, "acc_y": 0.5, "accuracy_tight": 0.0, "multi_bump_rate": 0.0,
-        "empty_rate": 0.0, "single_wrong_rate": 0.0, "malformed_rate": 0.0,
-        "condition_signal": 0.5, "umap_r2_x": 0.5, "umap_r2_y": 0.5, "gen_phase": "A",
-        "rep_phase": "A", "r2_x": 0.5, "r2_y": 0.5, "trustworthiness": 0.5,
-        "continuity": 0.5, "spearman": 0.5, "intrinsic_dim": 2.0,
-        "participation_ratio": 2.0, "wall_s": 1.0, "representation": {}
-    }))
-    .unwrap();
+    let mut r: EvalRecord = neutral_record(step);
+    r.accuracy = 0.5;
     r.topology = distances.map(|(c, t)| TopologyRecord {
         clifford_distance: c,
         torus_3d_distance: t,
@@ -113,33 +107,12 @@ fn the_preset_plans_three_periodic_runs_and_bad_settings_are_named() {
     );
 }
 
-fn validate(schema_path: &str, instance: &serde_json::Value) {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(schema_path))
-        .expect("schema file");
-    let schema: serde_json::Value = serde_json::from_str(&text).expect("schema JSON");
-    let v = jsonschema::validator_for(&schema).expect("valid schema");
-    let errors: Vec<String> = v.iter_errors(instance).map(|e| e.to_string()).collect();
-    assert!(errors.is_empty(), "{schema_path}: {errors:?}");
-}
-
 #[test]
 fn micro_experiment_writes_every_output_with_topology_in_every_record() {
     let mut cfg = Preset::Torus.config();
-    cfg.name = "micro-torus".into();
-    cfg.data.n = 16;
+    make_micro(&mut cfg, "micro-torus");
     cfg.data.dx = 2.0;
     cfg.data.dy = 2.0;
-    cfg.model = bump_ddpm::unet::UNetConfig::tiny();
-    cfg.train.steps = 8;
-    cfg.train.batch = 8;
-    cfg.train.warmup = 2;
-    cfg.train.checkpoints = CheckpointSchedule {
-        log_spaced: false,
-        every: 4,
-        ..CheckpointSchedule::default()
-    };
-    cfg.eval.sampler = SamplerConfig::ddim(3).with_clip_sample(Some((-1.0, 1.0)));
-    cfg.eval.k = 5;
     cfg.torus.as_mut().unwrap().seeds = vec![0, 1];
     let out = std::env::temp_dir().join(format!("bump-ddpm-torus-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
@@ -152,7 +125,7 @@ fn micro_experiment_writes_every_output_with_topology_in_every_record() {
         let text = std::fs::read_to_string(p.dir.join("metrics.jsonl")).unwrap();
         for line in text.lines() {
             let v: serde_json::Value = serde_json::from_str(line).unwrap();
-            validate("docs/schema/metrics.schema.json", &v);
+            validate_schema("docs/schema/metrics.schema.json", &v);
             assert!(v["topology"]["clifford_distance"].is_number(), "{line}");
         }
     }
@@ -172,6 +145,6 @@ fn micro_experiment_writes_every_output_with_topology_in_every_record() {
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join(report::TORUS_JSON)).unwrap())
             .unwrap();
-    validate("docs/schema/torus.schema.json", &json);
+    validate_schema("docs/schema/torus.schema.json", &json);
     std::fs::remove_dir_all(&out).ok();
 }

@@ -447,3 +447,31 @@ pub fn compare(cfg: &ExperimentConfig, out: &Path) -> Result<(Comparison, Vec<Fi
         finished,
     ))
 }
+
+/// The experiment as its entry point drives it ([`crate::experiment::run_cli`]).
+pub struct Compose;
+
+impl crate::experiment::Experiment for Compose {
+    type Comparison = Comparison;
+    const PRESET: crate::Preset = crate::Preset::Compose;
+
+    fn plan(cfg: &ExperimentConfig, out: &Path) -> Result<Vec<PlannedRun>> {
+        plan(cfg, out)
+    }
+
+    fn compare(cfg: &ExperimentConfig, out: &Path) -> Result<(Comparison, Vec<FinishedRun>)> {
+        compare(cfg, out)
+    }
+
+    fn report(
+        out: &Path,
+        c: &Comparison,
+        runs: &[FinishedRun],
+    ) -> Result<(std::path::PathBuf, String)> {
+        let path = report::write(out, c, runs)?;
+        Ok((
+            path,
+            format!("{}\n{}\n", report::table(c), report::verdict(c)),
+        ))
+    }
+}

@@ -103,3 +103,46 @@ pub fn records_without_wall(path: &Path) -> Vec<serde_json::Value> {
         })
         .collect()
 }
+
+/// Makes an experiment preset micro: 16×16 canvas, tiny model, 8 steps of batch 8 with
+/// checkpoints every 4, a 3-step DDIM sampler and k = 5 (the experiments' tests).
+pub fn make_micro(cfg: &mut ExperimentConfig, name: &str) {
+    cfg.name = name.into();
+    cfg.data.n = 16;
+    cfg.model = bump_ddpm::unet::UNetConfig::tiny();
+    cfg.train.steps = 8;
+    cfg.train.batch = 8;
+    cfg.train.warmup = 2;
+    cfg.train.checkpoints = CheckpointSchedule {
+        log_spaced: false,
+        every: 4,
+        ..CheckpointSchedule::default()
+    };
+    cfg.eval.sampler = SamplerConfig::ddim(3).with_clip_sample(Some((-1.0, 1.0)));
+    cfg.eval.k = 5;
+}
+
+/// Asserts that `instance` matches the JSON schema at `schema_path` (relative to the package),
+/// listing every violation.
+pub fn validate_schema(schema_path: &str, instance: &serde_json::Value) {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(schema_path))
+        .expect("schema file");
+    let schema: serde_json::Value = serde_json::from_str(&text).expect("schema JSON");
+    let v = jsonschema::validator_for(&schema).expect("valid schema");
+    let errors: Vec<String> = v.iter_errors(instance).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{schema_path}: {errors:?}");
+}
+
+/// A record at `step` with neutral values everywhere (tests set the fields they study).
+pub fn neutral_record(step: u64) -> bump_ddpm::record::EvalRecord {
+    serde_json::from_value(serde_json::json!({
+        "step": step, "train_loss": 0.1, "weights": "raw", "accuracy": 0.0,
+        "acc_x": 0.0, "acc_y": 0.0, "accuracy_tight": 0.0, "multi_bump_rate": 0.0,
+        "empty_rate": 0.0, "single_wrong_rate": 0.0, "malformed_rate": 0.0,
+        "condition_signal": 0.5, "umap_r2_x": 0.5, "umap_r2_y": 0.5, "gen_phase": "A",
+        "rep_phase": "A", "r2_x": 0.5, "r2_y": 0.5, "trustworthiness": 0.5,
+        "continuity": 0.5, "spearman": 0.5, "intrinsic_dim": 2.0,
+        "participation_ratio": 2.0, "wall_s": 1.0, "representation": {}
+    }))
+    .expect("record JSON")
+}
