@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{make_micro, neutral_record, validate_schema};
+use common::{make_micro, neutral_record, tmp_dir, validate_schema};
 
 use bump_ddpm::compose::{
     self, report, run_result, CaseKind, ComposeConfig, ComposeRule, ComposeVerdict, FinishedRun,
@@ -198,8 +198,7 @@ fn the_preset_plans_nine_runs_with_three_sets_and_rejects_bad_sections() {
 #[test]
 fn micro_experiment_writes_every_output_and_applies_the_rule() {
     let cfg = micro_config();
-    let out = std::env::temp_dir().join(format!("bump-ddpm-compose-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
+    let out = tmp_dir("compose");
     let plan = compose::plan(&cfg, &out).unwrap();
     let mut opts = RunOptions::new(&out);
     opts.progress = false;

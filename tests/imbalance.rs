@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{make_micro, neutral_record, validate_schema};
+use common::{make_micro, neutral_record, tmp_dir, validate_schema};
 
 use bump_ddpm::config::ExperimentConfig;
 use bump_ddpm::imbalance::coupling::{
@@ -15,7 +15,7 @@ use bump_ddpm::imbalance::{self, report, AxisSpacing, ImbalanceConfig, RunStatus
 use bump_ddpm::record::{AxisMetrics, EvalRecord};
 use bump_ddpm::train::RunOptions;
 use bump_ddpm::{Preset, RunDir};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// A record with the given per-axis errors and 1-px accuracies (everything else neutral).
 fn record(step: u64, err: [f64; 2], acc: [f64; 2]) -> EvalRecord {
@@ -230,12 +230,6 @@ fn micro_config() -> ExperimentConfig {
         ..ImbalanceConfig::default()
     });
     cfg
-}
-
-fn tmp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("bump-ddpm-imb-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
 }
 
 #[test]

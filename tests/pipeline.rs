@@ -2,52 +2,12 @@
 //! dozen steps): every output file, the documented JSON schema, bit-identical resume, and a
 //! corrupt checkpoint refused without touching the outputs.
 
-use bump_ddpm::config::ExperimentConfig;
-use bump_ddpm::data::CentreSet;
-use bump_ddpm::diffusion::SamplerConfig;
-use bump_ddpm::schedule::CheckpointSchedule;
-use bump_ddpm::train::{latest_checkpoint, read_records, run, RunOptions};
+mod common;
+
+use bump_ddpm::train::{latest_checkpoint, read_records, run};
+use common::{micro_config, quiet, schema_validator, tmp_dir, validate_schema};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-
-fn micro_config() -> ExperimentConfig {
-    let mut cfg = ExperimentConfig::quick();
-    cfg.name = "micro".into();
-    cfg.data.n = 16;
-    cfg.data.dx = 2.0;
-    cfg.data.dy = 2.0;
-    cfg.model = bump_ddpm::unet::UNetConfig::tiny();
-    cfg.train.steps = 12;
-    cfg.train.batch = 8;
-    cfg.train.warmup = 2;
-    cfg.train.checkpoints = CheckpointSchedule {
-        log_spaced: false,
-        every: 4,
-        ..CheckpointSchedule::default()
-    };
-    cfg.eval.sampler = SamplerConfig::ddim(3).with_clip_sample(Some((-1.0, 1.0)));
-    cfg.eval.centres = CentreSet {
-        dx: 3.0,
-        dy: 3.0,
-        offset: [1.0, 1.0],
-        region: None,
-    };
-    cfg.eval.k = 5;
-    cfg.eval.snapshots = 3;
-    cfg
-}
-
-fn tmp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("bump-ddpm-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-fn quiet(out: &Path) -> RunOptions {
-    let mut o = RunOptions::new(out);
-    o.progress = false;
-    o
-}
 
 fn checkpoint_weights(path: &Path) -> HashMap<String, Vec<f32>> {
     let (model, _, _) =
@@ -68,24 +28,8 @@ fn checkpoint_weights(path: &Path) -> HashMap<String, Vec<f32>> {
         .collect()
 }
 
-fn validator(schema_path: &str) -> jsonschema::Validator {
-    let schema_text =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(schema_path))
-            .expect("schema file");
-    let schema: serde_json::Value = serde_json::from_str(&schema_text).expect("schema JSON");
-    jsonschema::validator_for(&schema).expect("valid schema")
-}
-
 fn schema_accepts(schema_path: &str, instance: &serde_json::Value) -> bool {
-    validator(schema_path).is_valid(instance)
-}
-
-fn validate_against(schema_path: &str, instance: &serde_json::Value) {
-    let errors: Vec<String> = validator(schema_path)
-        .iter_errors(instance)
-        .map(|e| e.to_string())
-        .collect();
-    assert!(errors.is_empty(), "{schema_path}: {errors:?}");
+    schema_validator(schema_path).is_valid(instance)
 }
 
 #[test]
@@ -114,7 +58,7 @@ fn micro_run_writes_every_output_and_matches_the_schema() {
     let text = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
     for line in text.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        validate_against("docs/schema/metrics.schema.json", &v);
+        validate_schema("docs/schema/metrics.schema.json", &v);
     }
     // A collapsed layer 4 (every condition gives the same activation, as at initialisation
     // with some seeds) measures dimension 0 and participation ratio 0: still a valid record.
@@ -122,14 +66,14 @@ fn micro_run_writes_every_output_and_matches_the_schema() {
     let mut collapsed = first.clone();
     collapsed["participation_ratio"] = serde_json::json!(0.0);
     collapsed["intrinsic_dim"] = serde_json::json!(0.0);
-    validate_against("docs/schema/metrics.schema.json", &collapsed);
+    validate_schema("docs/schema/metrics.schema.json", &collapsed);
     // The schema can fail: a negative ratio is refused.
     let mut bad = first;
     bad["participation_ratio"] = serde_json::json!(-1.0);
     assert!(!schema_accepts("docs/schema/metrics.schema.json", &bad));
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
-    validate_against("docs/schema/summary.schema.json", &summary);
+    validate_schema("docs/schema/summary.schema.json", &summary);
     assert_eq!(summary["steps"], 12);
 
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();

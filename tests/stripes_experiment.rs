@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{make_micro, validate_schema};
+use common::{make_micro, tmp_dir, validate_schema};
 
 use bump_ddpm::config::ExperimentConfig;
 use bump_ddpm::data::Pattern;
@@ -74,8 +74,7 @@ fn micro_experiment_writes_every_output() {
     let s = cfg.stripes.as_mut().unwrap();
     s.seeds = vec![0];
     s.fractions = vec![0.0, 0.5];
-    let out = std::env::temp_dir().join(format!("bump-ddpm-stripes-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
+    let out = tmp_dir("stripes_experiment");
     let plan = stripes::plan(&cfg, &out).unwrap();
     let mut opts = RunOptions::new(&out);
     opts.progress = false;

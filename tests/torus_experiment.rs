@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{make_micro, neutral_record, validate_schema};
+use common::{make_micro, neutral_record, tmp_dir, validate_schema};
 
 use bump_ddpm::config::ExperimentConfig;
 use bump_ddpm::record::{EvalRecord, TopologyRecord};
@@ -114,8 +114,7 @@ fn micro_experiment_writes_every_output_with_topology_in_every_record() {
     cfg.data.dx = 2.0;
     cfg.data.dy = 2.0;
     cfg.torus.as_mut().unwrap().seeds = vec![0, 1];
-    let out = std::env::temp_dir().join(format!("bump-ddpm-torus-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
+    let out = tmp_dir("torus_experiment");
     let plan = torus::plan(&cfg, &out).unwrap();
     let mut opts = RunOptions::new(&out);
     opts.progress = false;

@@ -41,10 +41,7 @@ pub fn micro_config() -> ExperimentConfig {
 
 /// An empty directory of this test process (removed first if it exists).
 pub fn tmp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "bump-ddpm-reliability-{name}-{}",
-        std::process::id()
-    ));
+    let dir = std::env::temp_dir().join(format!("bump-ddpm-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }
@@ -122,14 +119,20 @@ pub fn make_micro(cfg: &mut ExperimentConfig, name: &str) {
     cfg.eval.k = 5;
 }
 
-/// Asserts that `instance` matches the JSON schema at `schema_path` (relative to the package),
-/// listing every violation.
-pub fn validate_schema(schema_path: &str, instance: &serde_json::Value) {
+/// The validator of the JSON schema at `schema_path` (relative to the package).
+pub fn schema_validator(schema_path: &str) -> jsonschema::Validator {
     let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(schema_path))
         .expect("schema file");
     let schema: serde_json::Value = serde_json::from_str(&text).expect("schema JSON");
-    let v = jsonschema::validator_for(&schema).expect("valid schema");
-    let errors: Vec<String> = v.iter_errors(instance).map(|e| e.to_string()).collect();
+    jsonschema::validator_for(&schema).expect("valid schema")
+}
+
+/// Asserts that `instance` matches the JSON schema at `schema_path`, listing every violation.
+pub fn validate_schema(schema_path: &str, instance: &serde_json::Value) {
+    let errors: Vec<String> = schema_validator(schema_path)
+        .iter_errors(instance)
+        .map(|e| e.to_string())
+        .collect();
     assert!(errors.is_empty(), "{schema_path}: {errors:?}");
 }
 
