@@ -191,6 +191,23 @@ pub fn prepare_dir(out: &Path, cfg: &ExperimentConfig) -> Result<()> {
     dir.write_config(cfg)
 }
 
+/// Checks an experiment's seeds: at least one, all distinct; messages name `{section}.seeds`.
+pub fn check_seeds(section: &str, seeds: &[u64]) -> Result<()> {
+    if seeds.is_empty() {
+        return Err(Error::Config(format!("{section}.seeds must not be empty")));
+    }
+    if let Some(s) = seeds
+        .iter()
+        .enumerate()
+        .find_map(|(i, s)| seeds[..i].contains(s).then_some(s))
+    {
+        return Err(Error::Config(format!(
+            "{section}.seeds must be distinct, got {s} twice"
+        )));
+    }
+    Ok(())
+}
+
 /// One planned run's id (`dataset:seed`) and status in words.
 pub type RunStatusLine = (String, String);
 
@@ -295,6 +312,22 @@ pub struct Spread {
 }
 
 impl Spread {
+    /// `mean [lo, hi] (n = …)` with the values multiplied by `scale` (e.g. 100 for percent)
+    /// and `digits` decimals; `–` without values.
+    pub fn describe(&self, scale: f64, digits: usize) -> String {
+        match (self.mean, self.interval) {
+            (None, _) => "–".into(),
+            (Some(m), None) => format!("{:.digits$} (n = {})", scale * m, self.n),
+            (Some(m), Some([lo, hi])) => format!(
+                "{:.digits$} [{:.digits$}, {:.digits$}] (n = {})",
+                scale * m,
+                scale * lo,
+                scale * hi,
+                self.n
+            ),
+        }
+    }
+
     /// Summarises `values` at `confidence`.
     pub fn of(values: &[f64], confidence: f64) -> Result<Self> {
         let n = values.len();

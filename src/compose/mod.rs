@@ -115,19 +115,7 @@ fn default_off_lattice_set() -> CentreSet {
 impl ComposeConfig {
     /// Checks seeds, case names and the rule; regions are checked with the data when planned.
     pub fn validate(&self) -> Result<()> {
-        if self.seeds.is_empty() {
-            return Err(Error::Config("compose.seeds must not be empty".into()));
-        }
-        if let Some((i, s)) = self
-            .seeds
-            .iter()
-            .enumerate()
-            .find(|(i, s)| self.seeds[..*i].contains(s))
-        {
-            return Err(Error::Config(format!(
-                "compose.seeds must be distinct, got {s} twice (index {i})"
-            )));
-        }
+        crate::experiment::check_seeds("compose", &self.seeds)?;
         if self.cases.is_empty() {
             return Err(Error::Config("compose.cases must not be empty".into()));
         }

@@ -20,20 +20,6 @@ pub const REPORT_HTML: &str = "compose.html";
 /// Accuracy on the three sets (top) and the held-out failure mix (bottom) against step.
 pub const SETS_FIGURE: &str = "figures/set_curves.png";
 
-fn fmt_spread(s: &Spread, scale: f64, digits: usize) -> String {
-    match (s.mean, s.interval) {
-        (None, _) => "–".into(),
-        (Some(m), None) => format!("{:.digits$} (n = {})", scale * m, s.n),
-        (Some(m), Some([lo, hi])) => format!(
-            "{:.digits$} [{:.digits$}, {:.digits$}] (n = {})",
-            scale * m,
-            scale * lo,
-            scale * hi,
-            s.n
-        ),
-    }
-}
-
 /// The per-case table as Markdown: what the region asks, final accuracies (%) with intervals,
 /// onsets, the ratio and the verdict; then every run.
 pub fn table(c: &Comparison) -> String {
@@ -49,13 +35,13 @@ pub fn table(c: &Comparison) -> String {
             r.case,
             serde_json::to_string(&r.region).unwrap_or_default(),
             r.kind.describe(),
-            fmt_spread(&r.final_accuracy[0], 100.0, 1),
-            fmt_spread(&r.final_accuracy[1], 100.0, 1),
-            fmt_spread(&r.final_accuracy[2], 100.0, 1),
-            fmt_spread(&r.ratio, 1.0, 2),
-            fmt_spread(&r.onset[0], 1.0, 0),
-            fmt_spread(&r.onset[1], 1.0, 0),
-            fmt_spread(&r.onset[2], 1.0, 0),
+            &r.final_accuracy[0].describe(100.0, 1),
+            &r.final_accuracy[1].describe(100.0, 1),
+            &r.final_accuracy[2].describe(100.0, 1),
+            &r.ratio.describe(1.0, 2),
+            &r.onset[0].describe(1.0, 0),
+            &r.onset[1].describe(1.0, 0),
+            &r.onset[2].describe(1.0, 0),
             r.verdict,
         );
     }

@@ -95,16 +95,7 @@ impl Default for ImbalanceConfig {
 impl ImbalanceConfig {
     /// Checks seeds, dataset names and spacings, and the coupling rule; messages name the key.
     pub fn validate(&self) -> Result<()> {
-        if self.seeds.is_empty() {
-            return Err(Error::Config("imbalance.seeds must not be empty".into()));
-        }
-        for (i, s) in self.seeds.iter().enumerate() {
-            if self.seeds[..i].contains(s) {
-                return Err(Error::Config(format!(
-                    "imbalance.seeds must be distinct, got {s} twice"
-                )));
-            }
-        }
+        crate::experiment::check_seeds("imbalance", &self.seeds)?;
         if self.datasets.is_empty() {
             return Err(Error::Config("imbalance.datasets must not be empty".into()));
         }

@@ -69,20 +69,9 @@ pub fn fraction_name(f: f64) -> String {
 impl StripesConfig {
     /// Checks seeds, fractions (in [0, 1], distinct at percent resolution) and levels.
     pub fn validate(&self) -> Result<()> {
-        if self.seeds.is_empty() || self.fractions.is_empty() {
-            return Err(Error::Config(
-                "stripes.seeds and stripes.fractions must not be empty".into(),
-            ));
-        }
-        if let Some(s) = self
-            .seeds
-            .iter()
-            .enumerate()
-            .find_map(|(i, s)| self.seeds[..i].contains(s).then_some(s))
-        {
-            return Err(Error::Config(format!(
-                "stripes.seeds must be distinct, got {s} twice"
-            )));
+        crate::experiment::check_seeds("stripes", &self.seeds)?;
+        if self.fractions.is_empty() {
+            return Err(Error::Config("stripes.fractions must not be empty".into()));
         }
         for (i, &f) in self.fractions.iter().enumerate() {
             if !(f.is_finite() && (0.0..=1.0).contains(&f)) {

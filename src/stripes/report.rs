@@ -2,7 +2,7 @@
 //! number of 2D images shown and against step, the table (`stripes.md`) and `stripes.html`, with
 //! a verdict generated from the numbers.
 
-use super::{examples_seen, fraction_name, Comparison, FinishedRun, Spread};
+use super::{examples_seen, fraction_name, Comparison, FinishedRun};
 use crate::report::escape;
 use crate::seed_curves::{plot_seed_panels, Curve, SeedPanel, SeedSeries};
 use crate::Result;
@@ -18,16 +18,6 @@ pub const STRIPES_MD: &str = "stripes.md";
 pub const REPORT_HTML: &str = "stripes.html";
 /// Accuracy against 2D images shown (left) and against step (right).
 pub const EFFICIENCY_FIGURE: &str = "figures/data_efficiency.png";
-
-fn fmt_spread(s: &Spread, digits: usize) -> String {
-    match (s.mean, s.interval) {
-        (None, _) => "–".into(),
-        (Some(m), None) => format!("{m:.digits$} (n = {})", s.n),
-        (Some(m), Some([lo, hi])) => {
-            format!("{m:.digits$} [{lo:.digits$}, {hi:.digits$}] (n = {})", s.n)
-        }
-    }
-}
 
 /// The table as Markdown.
 pub fn table(c: &Comparison) -> String {
@@ -49,8 +39,8 @@ pub fn table(c: &Comparison) -> String {
             s,
             "| {} | {st} | {bu} | {share} | {} | {} | {} |",
             r.fraction,
-            fmt_spread(&r.final_accuracy, 3),
-            fmt_spread(&r.examples_to_level, 0),
+            &r.final_accuracy.describe(1.0, 3),
+            &r.examples_to_level.describe(1.0, 0),
             r.not_reached
         );
     }

@@ -53,19 +53,7 @@ fn default_confidence() -> f64 {
 impl TorusConfig {
     /// Checks the seeds and the confidence.
     pub fn validate(&self) -> Result<()> {
-        if self.seeds.is_empty() {
-            return Err(Error::Config("torus.seeds must not be empty".into()));
-        }
-        if let Some(s) = self
-            .seeds
-            .iter()
-            .enumerate()
-            .find_map(|(i, s)| self.seeds[..i].contains(s).then_some(s))
-        {
-            return Err(Error::Config(format!(
-                "torus.seeds must be distinct, got {s} twice"
-            )));
-        }
+        crate::experiment::check_seeds("torus", &self.seeds)?;
         if !(self.confidence.is_finite() && self.confidence > 0.0 && self.confidence < 1.0) {
             return Err(Error::Config(format!(
                 "torus.confidence must lie in (0, 1), got {}",

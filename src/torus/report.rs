@@ -21,16 +21,6 @@ pub const CURVES_FIGURE: &str = "figures/topology_curves.png";
 /// The final persistence diagram of every seed.
 pub const DIAGRAM_FIGURE: &str = "figures/persistence.png";
 
-fn fmt_spread(s: &Spread, digits: usize) -> String {
-    match (s.mean, s.interval) {
-        (None, _) => "–".into(),
-        (Some(m), None) => format!("{m:.digits$} (n = {})", s.n),
-        (Some(m), Some([lo, hi])) => {
-            format!("{m:.digits$} [{lo:.digits$}, {hi:.digits$}] (n = {})", s.n)
-        }
-    }
-}
-
 /// The table as Markdown.
 pub fn table(c: &Comparison) -> String {
     let mut s = String::from(
@@ -55,10 +45,10 @@ pub fn table(c: &Comparison) -> String {
     let _ = writeln!(
         s,
         "| mean [t interval] | | | {} | {} | {} | H1 {} | |",
-        fmt_spread(&c.clifford_distance, 3),
-        fmt_spread(&c.torus_3d_distance, 3),
-        fmt_spread(&c.difference, 3),
-        fmt_spread(&c.h1, 2),
+        &c.clifford_distance.describe(1.0, 3),
+        &c.torus_3d_distance.describe(1.0, 3),
+        &c.difference.describe(1.0, 3),
+        &c.h1.describe(1.0, 2),
     );
     s
 }
@@ -72,7 +62,7 @@ pub fn verdict(c: &Comparison) -> String {
          **{}**. ",
         m(&c.clifford_distance),
         m(&c.torus_3d_distance),
-        fmt_spread(&c.difference, 3),
+        &c.difference.describe(1.0, 3),
         c.verdict
     );
     let _ = write!(
