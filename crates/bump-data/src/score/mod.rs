@@ -284,22 +284,13 @@ impl ScoreConfig {
     /// Checks every constant.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::InvalidArgument(m));
-        let (lo, hi) = self.range;
-        if !(lo.is_finite() && hi.is_finite()) || lo == hi {
-            return bad(format!(
-                "score range must be finite with lo != hi, got ({lo}, {hi})"
-            ));
-        }
-        for (name, v) in [
+        check_range("score range", self.range)?;
+        check_non_negative(&[
             ("tolerance", self.tolerance),
             ("tight_tolerance", self.tight_tolerance),
             ("nms_radius", self.nms_radius),
             ("fit_max_shift", self.fit_max_shift),
-        ] {
-            if !(v.is_finite() && v >= 0.0) {
-                return bad(format!("{name} must be finite and >= 0, got {v}"));
-            }
-        }
+        ])?;
         if !(self.min_amplitude.is_finite() && self.min_amplitude >= 0.0) {
             return bad(format!(
                 "min_amplitude must be finite and >= 0, got {}",
@@ -331,22 +322,14 @@ impl ScoreConfig {
                 ));
             }
         }
-        let (lo, hi) = self.sigma_ratio_range;
-        if !(lo > 0.0 && lo <= 1.0 && hi >= 1.0 && hi.is_finite()) {
-            return bad(format!(
-                "sigma_ratio_range must satisfy 0 < lo <= 1 <= hi < inf, got ({lo}, {hi})"
-            ));
-        }
+        check_sigma_ratio_range(self.sigma_ratio_range)?;
         let a = self.expected_amplitude;
         if !(a.is_finite() && a > 0.0) {
             return bad(format!(
                 "expected_amplitude must be finite and > 0, got {a}"
             ));
         }
-        let r = self.min_amplitude_ratio;
-        if !(0.0..=1.0).contains(&r) {
-            return bad(format!("min_amplitude_ratio must lie in [0, 1], got {r}"));
-        }
+        check_min_amplitude_ratio(self.min_amplitude_ratio)?;
         Ok(())
     }
 }
@@ -534,6 +517,48 @@ impl ScoreReport {
         }
         Ok(hits.map(|h| h as f64 / self.count as f64))
     }
+}
+
+/// `what` (a value range) must be finite with `lo != hi` (shared by the scorers' checks).
+fn check_range(what: &str, (lo, hi): (f32, f32)) -> Result<()> {
+    if !(lo.is_finite() && hi.is_finite()) || lo == hi {
+        return Err(Error::InvalidArgument(format!(
+            "{what} must be finite with lo != hi, got ({lo}, {hi})"
+        )));
+    }
+    Ok(())
+}
+
+/// Every named value must be finite and ≥ 0.
+fn check_non_negative(values: &[(&str, f64)]) -> Result<()> {
+    for &(name, v) in values {
+        if !(v.is_finite() && v >= 0.0) {
+            return Err(Error::InvalidArgument(format!(
+                "{name} must be finite and >= 0, got {v}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The width ratio range of a well-formed bump or stripe: `0 < lo <= 1 <= hi < inf`.
+fn check_sigma_ratio_range((lo, hi): (f64, f64)) -> Result<()> {
+    if !(lo > 0.0 && lo <= 1.0 && hi >= 1.0 && hi.is_finite()) {
+        return Err(Error::InvalidArgument(format!(
+            "sigma_ratio_range must satisfy 0 < lo <= 1 <= hi < inf, got ({lo}, {hi})"
+        )));
+    }
+    Ok(())
+}
+
+/// The minimum amplitude of a well-formed bump or stripe, as a fraction: `[0, 1]`.
+fn check_min_amplitude_ratio(r: f64) -> Result<()> {
+    if !(0.0..=1.0).contains(&r) {
+        return Err(Error::InvalidArgument(format!(
+            "min_amplitude_ratio must lie in [0, 1], got {r}"
+        )));
+    }
+    Ok(())
 }
 
 /// Scores one image against its target centre `[μx, μy]` (image pixel coordinates).

@@ -165,23 +165,14 @@ impl StripeScoreConfig {
     /// Checks every constant; the message names the field and the value.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::InvalidArgument(m));
-        let (lo, hi) = self.range;
-        if !(lo.is_finite() && hi.is_finite()) || lo == hi {
-            return bad(format!(
-                "stripe score range must be finite with lo != hi, got ({lo}, {hi})"
-            ));
-        }
-        for (name, v) in [
+        super::check_range("stripe score range", self.range)?;
+        super::check_non_negative(&[
             ("tolerance", self.tolerance),
             ("tight_tolerance", self.tight_tolerance),
             ("min_amplitude", self.min_amplitude),
             ("nms_radius", self.nms_radius),
             ("fit_max_shift", self.fit_max_shift),
-        ] {
-            if !(v.is_finite() && v >= 0.0) {
-                return bad(format!("{name} must be finite and >= 0, got {v}"));
-            }
-        }
+        ])?;
         for (name, v) in [
             ("stripe_min_amplitude", self.stripe_min_amplitude),
             ("residual_max", self.residual_max),
@@ -203,16 +194,8 @@ impl StripeScoreConfig {
                 return bad(format!("expected_sigma must be finite and > 0, got {s}"));
             }
         }
-        let (lo, hi) = self.sigma_ratio_range;
-        if !(lo > 0.0 && lo <= 1.0 && hi >= 1.0 && hi.is_finite()) {
-            return bad(format!(
-                "sigma_ratio_range must satisfy 0 < lo <= 1 <= hi < inf, got ({lo}, {hi})"
-            ));
-        }
-        let r = self.min_amplitude_ratio;
-        if !(0.0..=1.0).contains(&r) {
-            return bad(format!("min_amplitude_ratio must lie in [0, 1], got {r}"));
-        }
+        super::check_sigma_ratio_range(self.sigma_ratio_range)?;
+        super::check_min_amplitude_ratio(self.min_amplitude_ratio)?;
         Ok(())
     }
 }
