@@ -8,9 +8,13 @@
 //! cargo run --release --example phase_sweep -- --out runs/my_run --resume
 //! cargo run --release --example phase_sweep -- --print-config   # every key, as TOML
 //! ```
+//!
+//! SIGTERM, SIGINT (Ctrl-C), SIGUSR1 or SIGUSR2 stop the run gracefully: it checkpoints the
+//! current step and exits with status 75; `--resume` continues bit-identically
+//! (`bump_ddpm::train::stop`).
 
-use bump_ddpm::cli::{exit_code, ExperimentArgs};
-use bump_ddpm::train::run;
+use bump_ddpm::cli::ExperimentArgs;
+use bump_ddpm::train::{run, stop};
 use clap::Parser;
 use std::process::ExitCode;
 
@@ -26,7 +30,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    exit_code(real_main())
+    stop::exit_code(real_main())
 }
 
 fn real_main() -> Result<(), Box<dyn std::error::Error>> {
@@ -36,7 +40,9 @@ fn real_main() -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
     let cfg = &resolved.config;
-    let opts = resolved.run_options()?;
+    let opts = resolved
+        .run_options()?
+        .with_stop(stop::StopFlag::from_signals()?);
     eprintln!(
         "bump-ddpm phase sweep: {}, {} steps, batch {}, data: {}, output {}",
         cfg.name,

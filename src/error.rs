@@ -68,6 +68,22 @@ pub enum Error {
         /// The last checkpoint written before divergence, if any.
         last_good: Option<PathBuf>,
     },
+    /// The run stopped on request ([`StopFlag`](crate::train::stop::StopFlag): SIGTERM,
+    /// SIGINT, SIGUSR1/2) after writing a checkpoint of `step`; resuming continues from it
+    /// bit-identically. Entry points exit with
+    /// [`EXIT_INTERRUPTED`](crate::train::stop::EXIT_INTERRUPTED) (75) for it.
+    #[error(
+        "stopped on request at step {step}: checkpoint {checkpoint} written; resume with \
+         --resume --out {run_dir}"
+    )]
+    Interrupted {
+        /// Completed optimiser steps when the run stopped (the checkpoint's step).
+        step: u64,
+        /// The run directory.
+        run_dir: PathBuf,
+        /// The checkpoint of `step`.
+        checkpoint: PathBuf,
+    },
     /// File-system error, with the path involved.
     #[error("{path}: {source}")]
     Io {

@@ -8,6 +8,7 @@
 
 mod progress;
 pub mod state;
+pub mod stop;
 mod summary;
 pub mod update;
 
@@ -25,6 +26,7 @@ use std::time::Instant;
 
 pub use crate::run_dir::{latest_checkpoint, read_records};
 pub use state::TrainState;
+pub use stop::StopFlag;
 pub use summary::summarize;
 
 /// Where and how a run executes (not part of the experiment's identity).
@@ -43,6 +45,10 @@ pub struct RunOptions {
     /// A write failure to inject into the run directory's writes (tests of failing disks;
     /// `None` in real runs).
     pub write_fault: Option<crate::io::WriteFault>,
+    /// Graceful stop: when set, the loop checkpoints the current step and returns
+    /// [`Error::Interrupted`] before its next step ([`stop`] has the guarantee and the exit
+    /// status convention). Unset unless [`RunOptions::with_stop`] is given one.
+    pub stop: StopFlag,
 }
 
 impl RunOptions {
@@ -55,14 +61,22 @@ impl RunOptions {
             progress: true,
             stop_after: None,
             write_fault: None,
+            stop: StopFlag::new(),
         }
+    }
+
+    /// Stops the run when `flag` is set, e.g. the one [`StopFlag::from_signals`] returns.
+    pub fn with_stop(mut self, flag: StopFlag) -> Self {
+        self.stop = flag;
+        self
     }
 }
 
 /// What a finished (or stopped) run leaves behind.
 #[derive(Debug, Clone)]
 pub struct RunOutcome {
-    /// The run directory.
+    /// Where the run went: its directory ([`RunDir::root`] is [`RunOptions::out_dir`]), whose
+    /// readers give back the records (bit for bit), the summary, snapshots and checkpoints.
     pub run_dir: RunDir,
     /// Every evaluation record of the run, including those from before a resume.
     pub records: Vec<EvalRecord>,
@@ -161,6 +175,22 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions) -> Result<RunOutcome> {
         }
         if step >= total || opts.stop_after.is_some_and(|s| step >= s) {
             break;
+        }
+        if opts.stop.should_stop(step) {
+            bar.abandon();
+            // A scheduled step's checkpoint was written above (or is the one resumed from).
+            let written = cfg.train.checkpoints.contains(step, total) || resumed_at == Some(step);
+            let checkpoint = if written {
+                run_dir.checkpoint_path(step)
+            } else {
+                let checkpoint = state.checkpoint(cfg, wall(&state));
+                run_dir.save_checkpoint(&checkpoint, &state.model, &state.opt, &state.ema)?
+            };
+            return Err(Error::Interrupted {
+                step,
+                run_dir: run_dir.root().to_path_buf(),
+                checkpoint,
+            });
         }
         let loss = updater.step(&mut state, lr.at(step))?;
         if !loss.is_finite() {
