@@ -16,7 +16,9 @@
 //! - [`probe`]: what the model is shown when layer 4 is read;
 //! - [`reevaluate`]: the checkpoints of a finished run evaluated again (another probe, sampler,
 //!   grid or classifier) without retraining;
-//! - [`report`]: PNG figures and a self-contained `report.html`.
+//! - [`report`]: PNG figures and a self-contained `report.html`;
+//! - [`sweep`]: grids of configurations (a TOML spec) run as cells by a local or Slurm backend,
+//!   merged into one results table with heatmaps.
 //!
 //! docs/architecture.md shows how these fit together and where a new experiment plugs in.
 //!
@@ -55,6 +57,7 @@ pub mod schedule;
 pub mod seed_curves;
 pub mod snapshot;
 pub mod stripes;
+pub mod sweep;
 pub mod torus;
 pub mod train;
 

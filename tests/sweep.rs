@@ -1,0 +1,442 @@
+//! Sweeps: spec parsing and expansion (counts, order, stable ids, zipped axes, invalid cells,
+//! unknown keys), the sweep directory, one cell run and resumed in-process, a micro sweep run
+//! twice by the local backend through `examples/sweep` (the second run does no work), a failing
+//! cell that does not stop the others, and a deterministic merge with a heatmap.
+//!
+//! The local-backend test needs `target/<profile>/examples/sweep`, which `cargo test` builds
+//! with the examples; alone, run `cargo build --release --example sweep` first.
+
+mod common;
+
+use bump_ddpm::config::ExperimentConfig;
+use bump_ddpm::sweep::{
+    self, cell::config_hash, heatmap::Heatmap, CellRun, CellState, HeatmapSpec, LocalOptions,
+    Sweep, SweepSpec,
+};
+use common::{micro_config, quiet, tmp_dir};
+use std::path::{Path, PathBuf};
+
+/// A spec over the micro configuration (written next to it as `base.toml`).
+fn spec_in(dir: &Path, body: &str) -> SweepSpec {
+    std::fs::create_dir_all(dir).unwrap();
+    micro_config().save(dir.join("base.toml")).unwrap();
+    let text = format!("base_file = \"base.toml\"\n{body}");
+    std::fs::write(dir.join("spec.toml"), &text).unwrap();
+    SweepSpec::load(dir.join("spec.toml")).unwrap()
+}
+
+fn spec_err(dir: &Path, body: &str) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    micro_config().save(dir.join("base.toml")).unwrap();
+    let text = format!("base_file = \"base.toml\"\n{body}");
+    std::fs::write(dir.join("spec.toml"), &text).unwrap();
+    match SweepSpec::load(dir.join("spec.toml")).and_then(|s| s.expand()) {
+        Ok(cells) => panic!("expected an error, got {} cells", cells.len()),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// The hash of a configuration computed here, independently of the library's helper.
+fn xxh3_of(cfg: &ExperimentConfig) -> String {
+    format!(
+        "{:016x}",
+        xxhash_rust::xxh3::xxh3_64(serde_json::to_string(cfg).unwrap().as_bytes())
+    )
+}
+
+#[test]
+fn expansion_counts_order_and_stable_ids() {
+    let dir = tmp_dir("sweep-expand");
+    let body = r#"
+[set]
+"train.steps" = 8
+
+[axes]
+"data.sigma" = [1.0, 1.5]
+train.seed = [0, 1, 2]
+"#;
+    let spec = spec_in(&dir, body);
+    assert_eq!(spec.name, "spec");
+    assert_eq!(spec.axis_keys(), ["data.sigma", "train.seed"]);
+    let cells = spec.expand().unwrap();
+    assert_eq!(cells.len(), 6);
+    // The first axis varies slowest.
+    let points: Vec<(f64, u64)> = cells
+        .iter()
+        .map(|c| (c.config.data.sigma.xy().0, c.config.train.seed))
+        .collect();
+    assert_eq!(
+        points,
+        [(1.0, 0), (1.0, 1), (1.0, 2), (1.5, 0), (1.5, 1), (1.5, 2)]
+    );
+    // The id of cell 4 is its readable prefix and the hash of the configuration built by hand.
+    let mut expected = micro_config();
+    expected.train.steps = 8;
+    expected.data.sigma = bump_ddpm::data::Sigma::Spherical(1.5);
+    expected.train.seed = 1;
+    expected.validate().unwrap();
+    assert_eq!(cells[4].config, expected);
+    assert_eq!(cells[4].id, format!("sigma1.5_seed1-{}", xxh3_of(&expected)));
+    assert_eq!(cells[4].axes["train.seed"], serde_json::json!(1));
+    // Stable: the same spec parsed again gives the same ids.
+    let again = SweepSpec::load(dir.join("spec.toml")).unwrap().expand().unwrap();
+    let ids: Vec<&str> = cells.iter().map(|c| c.id.as_str()).collect();
+    let ids2: Vec<&str> = again.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ids2);
+    // Every cell's id differs.
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 6);
+}
+
+#[test]
+fn changing_any_config_value_changes_the_hash() {
+    let base = micro_config();
+    let h = config_hash(&base).unwrap();
+    assert_eq!(h, xxh3_of(&base));
+    let edits: Vec<(&str, Box<dyn Fn(&mut ExperimentConfig)>)> = vec![
+        ("name", Box::new(|c| c.name.push('x'))),
+        ("data.dx", Box::new(|c| c.data.dx += 0.5)),
+        ("data.lambda", Box::new(|c| c.data.lambda = 0.9)),
+        ("model.base_channels", Box::new(|c| c.model.base_channels += 8)),
+        ("train.lr", Box::new(|c| c.train.lr *= 1.0 + 1e-12)),
+        ("train.seed", Box::new(|c| c.train.seed += 1)),
+        ("train.checkpoints.every", Box::new(|c| c.train.checkpoints.every += 1)),
+        ("eval.seed", Box::new(|c| c.eval.seed += 1)),
+        ("eval.k", Box::new(|c| c.eval.k += 1)),
+        ("diffusion", Box::new(|c| c.diffusion.num_train_timesteps += 1)),
+    ];
+    for (what, edit) in edits {
+        let mut c = base.clone();
+        edit(&mut c);
+        assert_ne!(config_hash(&c).unwrap(), h, "{what}");
+    }
+}
+
+#[test]
+fn zipped_axes_vary_together() {
+    let dir = tmp_dir("sweep-zip");
+    let body = r#"
+name = "zipped"
+[axes]
+"train.seed" = [0, 1]
+[[zip]]
+"data.dx" = [1.0, 2.0, 4.0]
+"data.dy" = [1.0, 2.0, 4.0]
+"#;
+    let spec = spec_in(&dir, body);
+    assert_eq!(spec.axis_keys(), ["train.seed", "data.dx", "data.dy"]);
+    let cells = spec.expand().unwrap();
+    assert_eq!(cells.len(), 6);
+    for c in &cells {
+        assert_eq!(c.config.data.dx, c.config.data.dy);
+    }
+    assert_eq!(cells[2].config.data.dx, 4.0);
+    assert_eq!(cells[3].config.train.seed, 1);
+    assert!(cells[2].id.starts_with("seed0_dx4_dy4-"), "{}", cells[2].id);
+
+    let e = spec_err(
+        &dir,
+        "[[zip]]\n\"data.dx\" = [1.0, 2.0]\n\"data.dy\" = [1.0, 2.0, 4.0]\n",
+    );
+    assert!(
+        e.contains("`data.dx` has 2 values, `data.dy` has 3"),
+        "{e}"
+    );
+}
+
+#[test]
+fn invalid_cells_are_all_reported_before_anything_is_written() {
+    let dir = tmp_dir("sweep-invalid");
+    let spec = spec_in(
+        &dir,
+        "[axes]\n\"data.sigma\" = [-1.0, 1.0, 0.0]\n\"train.seed\" = [0, 1]\n",
+    );
+    let out = dir.join("out");
+    let e = Sweep::create(&spec, &out).unwrap_err().to_string();
+    assert!(e.contains("4 of 6 cells are invalid"), "{e}");
+    for (i, sigma, seed) in [(0, "-1.0", 0), (1, "-1.0", 1), (4, "0.0", 0), (5, "0.0", 1)] {
+        let line = format!("cell {i} (data.sigma = {sigma}, train.seed = {seed})");
+        assert!(e.contains(&line), "missing `{line}` in {e}");
+    }
+    assert!(!e.contains("cell 2 ("), "{e}");
+    assert!(!out.exists(), "nothing may be written for an invalid sweep");
+
+    // Two cells with the same configuration.
+    let e = spec_err(&dir, "[axes]\n\"train.seed\" = [0, 1, 0]\n");
+    assert!(e.contains("cells 0 and 2 expand to the same configuration"), "{e}");
+}
+
+#[test]
+fn unknown_and_malformed_keys_are_named() {
+    let dir = tmp_dir("sweep-keys");
+    let e = spec_err(&dir, "[axis]\n\"data.sigma\" = [1.0]\n");
+    assert!(e.contains("axis"), "{e}");
+    assert!(e.contains("unknown field"), "{e}");
+    let e = spec_err(&dir, "[axes]\n\"data.sigam\" = [1.0]\n");
+    assert!(e.contains("sigam"), "{e}");
+    let e = spec_err(&dir, "[axes]\n\"data.sigma\" = 1.0\n");
+    assert!(e.contains("`data.sigma` must be a list of values"), "{e}");
+    let e = spec_err(&dir, "[axes]\n\"data.sigma\" = []\n");
+    assert!(e.contains("`data.sigma` has no values"), "{e}");
+    let e = spec_err(&dir, "[set]\n\"train.seed\" = 1\n[axes]\n\"train.seed\" = [0]\n");
+    assert!(e.contains("`train.seed` is already given in [set]"), "{e}");
+    let e = spec_err(&dir, "base = \"quick\"\n");
+    assert!(e.contains("not both"), "{e}");
+    std::fs::write(dir.join("nobase.toml"), "[axes]\n\"train.seed\" = [0]\n").unwrap();
+    let e = SweepSpec::load(dir.join("nobase.toml")).unwrap_err().to_string();
+    assert!(e.contains("needs a base configuration"), "{e}");
+    std::fs::write(dir.join("preset.toml"), "base = \"quik\"\n").unwrap();
+    let e = SweepSpec::load(dir.join("preset.toml")).unwrap_err().to_string();
+    assert!(e.contains("unknown preset `quik`"), "{e}");
+}
+
+#[test]
+fn a_directory_of_another_sweep_is_refused() {
+    let dir = tmp_dir("sweep-other");
+    let out = dir.join("out");
+    let a = spec_in(&dir, "[axes]\n\"train.seed\" = [0, 1]\n");
+    let created = Sweep::create(&a, &out).unwrap();
+    assert_eq!(Sweep::open(&out).unwrap(), created);
+    // The same spec again is accepted.
+    Sweep::create(&a, &out).unwrap();
+    let b = spec_in(&dir, "[axes]\n\"train.seed\" = [0, 2]\n");
+    let e = Sweep::create(&b, &out).unwrap_err().to_string();
+    assert!(e.contains("holds another sweep"), "{e}");
+    assert!(e.contains("cell 1"), "{e}");
+    // A hand-edited cells.json is caught by its hashes.
+    let path = out.join(sweep::CELLS_FILE);
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replacen("\"seed\": 1,", "\"seed\": 3,", 1)).unwrap();
+    let e = Sweep::open(&out).unwrap_err().to_string();
+    assert!(e.contains("does not match its configuration"), "{e}");
+}
+
+#[test]
+fn a_cell_runs_resumes_and_is_then_skipped() {
+    let dir = tmp_dir("sweep-cell");
+    let spec = spec_in(&dir, "[set]\n\"train.steps\" = 8\n[axes]\n\"train.seed\" = [5]\n");
+    let sweep = Sweep::create(&spec, dir.join("out")).unwrap();
+    let cell = &sweep.cells[0];
+    assert_eq!(sweep.state(cell).unwrap(), CellState::Missing);
+    let mut opts = quiet(Path::new("ignored"));
+    opts.stop_after = Some(4);
+    sweep.run_cell(0, &opts).unwrap();
+    assert_eq!(sweep.state(cell).unwrap(), CellState::Partial(4));
+    match sweep.run_cell(0, &quiet(Path::new("ignored"))).unwrap() {
+        CellRun::Ran { resumed, outcome } => {
+            assert!(resumed);
+            assert_eq!(outcome.summary.unwrap().steps, 8);
+        }
+        CellRun::AlreadyDone => panic!("the cell was not done"),
+    }
+    assert_eq!(sweep.state(cell).unwrap(), CellState::Done);
+    assert!(matches!(
+        sweep.run_cell(0, &quiet(Path::new("ignored"))).unwrap(),
+        CellRun::AlreadyDone
+    ));
+    let e = sweep.run_cell(1, &quiet(Path::new("x"))).unwrap_err().to_string();
+    assert!(e.contains("--index 1 is out of range"), "{e}");
+}
+
+/// `target/<profile>/examples/sweep`, next to this test's `deps/` directory.
+fn sweep_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("examples")
+        .join("sweep");
+    assert!(
+        bin.exists(),
+        "{} is missing: `cargo test` builds it; alone, run `cargo build --release --example \
+         sweep`",
+        bin.display()
+    );
+    bin
+}
+
+#[test]
+fn micro_sweep_local_backend_twice_then_deterministic_merge_and_heatmap() {
+    let dir = tmp_dir("sweep-local");
+    let spec = spec_in(
+        &dir,
+        "[set]\n\"train.steps\" = 8\n[axes]\n\"data.sigma\" = [1.0, 1.5]\n\"train.seed\" = [0, 1]\n",
+    );
+    let out = dir.join("out");
+    let sweep = Sweep::create(&spec, &out).unwrap();
+    let bin = sweep_binary();
+
+    // A wrapper that fails cell 1 and runs the others: a failure stops nothing else.
+    let wrapper = dir.join("fail-one.sh");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nif [ \"$4\" = 1 ]; then echo 'injected failure' >&2; exit 3; fi\nexec '{}' \"$@\"\n",
+            bin.display()
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let mut opts = LocalOptions::new(&wrapper);
+    opts.parallel = 2;
+    opts.progress = false;
+    let first = sweep::run_local(&sweep, &opts).unwrap();
+    assert_eq!(first.finished, [0, 2, 3], "{}", first.summary());
+    assert_eq!(first.failed.len(), 1);
+    assert_eq!(first.failed[0].index, 1);
+    assert_eq!(first.failed[0].reason, "exit status 3");
+    let log = std::fs::read_to_string(&first.failed[0].log).unwrap();
+    assert!(log.contains("injected failure"), "{log}");
+    assert!(first.summary().contains("failed: cell 1"), "{}", first.summary());
+    // The cells that ran logged their training and got the thread split.
+    let log0 = std::fs::read_to_string(sweep.log_path(&sweep.cells[0])).unwrap();
+    assert!(log0.contains("thread(s)"), "{log0}");
+
+    // Second run, with the real binary: only the failed cell runs.
+    opts.exe = bin.clone();
+    let second = sweep::run_local(&sweep, &opts).unwrap();
+    assert_eq!(second.skipped, [0, 2, 3]);
+    assert_eq!(second.finished, [1]);
+    // Third run: no work at all.
+    let third = sweep::run_local(&sweep, &opts).unwrap();
+    assert_eq!(third.skipped, [0, 1, 2, 3]);
+    assert!(third.finished.is_empty() && third.failed.is_empty());
+
+    // The merge is sorted by id, complete, and byte-identical when repeated.
+    let merged = sweep::merge(&sweep).unwrap();
+    let jsonl = std::fs::read(&merged.jsonl).unwrap();
+    let csv = std::fs::read(&merged.csv).unwrap();
+    let again = sweep::merge(&sweep).unwrap();
+    assert_eq!(std::fs::read(&again.jsonl).unwrap(), jsonl);
+    assert_eq!(std::fs::read(&again.csv).unwrap(), csv);
+    let ids: Vec<&str> = merged.rows.iter().map(|r| r.id.as_str()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    assert_eq!(ids, sorted);
+    assert_eq!(merged.rows.len(), 4);
+    for r in &merged.rows {
+        assert_eq!(r.status, "done");
+        let m = r.metrics.as_ref().unwrap();
+        assert_eq!(m.steps, 8);
+        // Against the run's own summary.
+        let cell = &sweep.cells[r.index];
+        let summary = bump_ddpm::RunDir::new(sweep.cell_dir(cell))
+            .read_summary()
+            .unwrap();
+        assert_eq!(m.final_accuracy, summary.final_accuracy);
+        assert_eq!(m.gen_c, summary.gen_phase_onsets.c);
+    }
+    let csv_text = String::from_utf8(csv).unwrap();
+    let header = csv_text.lines().next().unwrap();
+    assert!(
+        header.starts_with("id,index,status,data.sigma,train.seed,final_gen_phase"),
+        "{header}"
+    );
+    assert_eq!(csv_text.lines().count(), 5);
+
+    // A heatmap over σ × seed, and σ alone with the seeds aggregated.
+    let spec: HeatmapSpec = "sigma,seed,final_accuracy".parse().unwrap();
+    let (hm, [png, svg]) = sweep::heatmap::write_heatmap(&sweep, &merged.rows, &spec).unwrap();
+    assert!(std::fs::metadata(&png).unwrap().len() > 1000);
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("<svg"));
+    assert_eq!(hm.x_labels, ["1.0", "1.5"]);
+    assert_eq!(hm.y_labels, ["0", "1"]);
+    assert!(hm.grid.iter().flatten().all(|a| a.n == 1 && a.of == 1));
+}
+
+#[test]
+fn heatmap_aggregates_and_leaves_missing_cells_blank() {
+    use bump_ddpm::sweep::merge::{CellMetrics, ResultRow};
+    let metrics = |acc: f64| CellMetrics {
+        steps: 8,
+        wall_s: 1.0,
+        final_accuracy: acc,
+        final_accuracy_tight: acc,
+        final_gen_phase: bump_ddpm::analysis::Phase::C,
+        final_rep_phase: bump_ddpm::analysis::Phase::C,
+        gen_a: Some(0),
+        gen_b: None,
+        gen_c: Some(4),
+        gen_c_for_good: Some(4),
+        gen_b_steps: None,
+        rep_a: None,
+        rep_b: None,
+        rep_c: Some(0),
+        rep_c_for_good: Some(0),
+        rep_b_steps: None,
+    };
+    let row = |sigma: f64, dx: f64, seed: u64, m: Option<CellMetrics>| ResultRow {
+        id: format!("s{sigma}-d{dx}-{seed}"),
+        index: 0,
+        status: if m.is_some() { "done" } else { "missing" }.into(),
+        axes: [
+            ("data.sigma".to_string(), serde_json::json!(sigma)),
+            ("data.dx".to_string(), serde_json::json!(dx)),
+            ("train.seed".to_string(), serde_json::json!(seed)),
+        ]
+        .into_iter()
+        .collect(),
+        metrics: m,
+    };
+    let rows = vec![
+        row(1.0, 1.0, 0, Some(metrics(0.2))),
+        row(1.0, 1.0, 1, Some(metrics(0.4))),
+        row(1.0, 1.0, 2, None),
+        row(2.0, 1.0, 0, None),
+        row(2.0, 1.0, 1, None),
+        row(1.0, 2.0, 0, Some(metrics(0.9))),
+        row(2.0, 2.0, 0, Some(metrics(1.0))),
+    ];
+    let keys: Vec<String> = ["data.sigma", "data.dx", "train.seed"].map(String::from).into();
+    let spec: HeatmapSpec = "data.sigma,dx,final_accuracy,seed".parse().unwrap();
+    let hm = Heatmap::compute(&rows, &keys, &spec).unwrap();
+    assert_eq!(hm.over, ["train.seed"]);
+    let a = &hm.grid[0][0];
+    assert_eq!((a.n, a.of), (2, 3));
+    assert!((a.mean.unwrap() - 0.3).abs() < 1e-12);
+    assert!((a.sd.unwrap() - 0.02f64.sqrt()).abs() < 1e-12);
+    assert_eq!(hm.cell_text(a), "0.300 ± 0.141 (2/3)");
+    // σ = 2, dx = 1: two cells, none finished: blank, not zero.
+    let b = &hm.grid[0][1];
+    assert_eq!((b.n, b.of, b.mean), (0, 2, None));
+    assert_eq!(hm.cell_text(b), "– (0/2)");
+    assert_eq!(hm.grid[1][1].mean, Some(1.0));
+    // Drawing it works with blank cells too.
+    let dir = tmp_dir("sweep-heatmap");
+    let [png, _] = hm.write(&dir).unwrap();
+    assert!(png.exists());
+    // Errors name what is wrong.
+    let bad = |s: &str| {
+        Heatmap::compute(&rows, &keys, &s.parse().unwrap())
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(bad("sigma,dx,acc").contains("unknown results column `acc`"));
+    assert!(bad("sigma,lambda,final_accuracy").contains("`lambda` is not an axis"));
+    assert!(bad("sigma,sigma,final_accuracy").contains("same axis"));
+    assert!(bad("sigma,seed,final_accuracy,seed").contains("cannot also be aggregated"));
+    assert!(bad("seed,dx,final_accuracy,dx").contains("is plotted"));
+    // With OVER named, another axis that varies is ambiguous.
+    let mut rows4 = rows.clone();
+    for (i, r) in rows4.iter_mut().enumerate() {
+        r.axes
+            .insert("data.lambda".into(), serde_json::json!(0.5 + 0.5 * (i % 2) as f64));
+    }
+    let mut keys4 = keys.clone();
+    keys4.push("data.lambda".into());
+    let e = Heatmap::compute(&rows4, &keys4, &spec).unwrap_err().to_string();
+    assert!(e.contains("axis `data.lambda` takes several values"), "{e}");
+    // Without OVER every other axis is aggregated.
+    let all: HeatmapSpec = "data.sigma,dx,final_accuracy".parse().unwrap();
+    let hm4 = Heatmap::compute(&rows4, &keys4, &all).unwrap();
+    assert_eq!(hm4.over, ["train.seed", "data.lambda"]);
+    assert_eq!(hm4.grid[0][0].n, 2);
+    assert!("a,b".parse::<HeatmapSpec>().is_err());
+}
