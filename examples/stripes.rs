@@ -1,14 +1,15 @@
 //! The NeurIPS 2024 follow-up's data-efficiency result: trained on 1D stripes plus a small
-//! fraction of 2D bumps, does a model learn 2D bumps from far fewer 2D examples?
+//! fraction of 2D images, does a model learn 2D images from far fewer 2D examples?
 //!
-//! Trains one run per fraction f of the 2D-bump tiling and seed (`[stripes]`), each in its own
-//! directory under `--out`, scoring 2D bumps at every checkpoint; then puts the runs on one
-//! axis, the number of 2D-bump images shown (docs/followup.md).
+//! Trains one run per variant (`bump`: stripes + 2D bumps; `sos`: sums of stripes), fraction f
+//! of the 2D images and seed (`[stripes]`), each in its own directory under `--out`, scoring the
+//! 2D images at every checkpoint; then puts the runs on one axis, the number of 2D images shown
+//! (docs/followup.md).
 //!
 //! ```sh
-//! cargo run --release --example stripes -- --out runs/stripes            # 10 runs, then the report
+//! cargo run --release --example stripes -- --out runs/stripes            # 20 runs, then the report
 //! cargo run --release --example stripes -- --out runs/stripes --resume   # continue after a kill
-//! cargo run --release --example stripes -- --out runs/stripes --only f005:1   # one run
+//! cargo run --release --example stripes -- --out runs/stripes --only sos-f005:1   # one run
 //! cargo run --release --example stripes -- --out runs/stripes --report   # compare the finished runs
 //! ```
 
@@ -21,12 +22,13 @@ use std::process::ExitCode;
 #[global_allocator]
 static GLOBAL: bump_ddpm::unet::alloc::MiMalloc = bump_ddpm::unet::alloc::MiMalloc;
 
-/// Stripes and data efficiency: trains on vertical and horizontal stripes plus a fraction f of
-/// the 2D-bump tiling (f = 0, 0.01, 0.05, 0.2, 1 by default) for several seeds, scores 2D bumps
-/// at every checkpoint, and reports 2D-bump accuracy against the number of 2D images shown.
+/// Stripes and data efficiency: trains on 1D stripes plus a fraction f of the 2D images
+/// (f = 0, 0.01, 0.05, 0.2, 1 by default) in two variants — `bump` (stripes + 2D bumps) and `sos`
+/// (the follow-up's sums of stripes) — for several seeds, scores the 2D images at every
+/// checkpoint, and reports 2D accuracy against the number of 2D images shown.
 ///
-/// Without --preset or --config the `stripes` preset is used (10 runs). Each run is a directory
-/// `<out>/f<percent>-seed<seed>`; the comparison is written to `<out>/stripes.html`,
+/// Without --preset or --config the `stripes` preset is used (20 runs). Each run is a directory
+/// `<out>/<variant>-f<percent>-seed<seed>`; the comparison is written to `<out>/stripes.html`,
 /// `stripes.json` and `stripes.md`.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about)]

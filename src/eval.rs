@@ -9,7 +9,7 @@ use bump_analysis::{
     Activations, Classification, MetricConfig, Phase, ProbeAnalysis, RepresentationMetrics,
     UmapConfig, UmapReport,
 };
-use bump_data::{ScoreConfig, ScoreReport};
+use bump_data::{Pattern, ScoreConfig, ScoreReport, StripeScoreConfig};
 use bump_diffusion::{NoiseSchedule, SamplerConfig};
 use bump_unet::UNet;
 use candle_core::{Device, Tensor};
@@ -34,6 +34,8 @@ pub struct Evaluator<'a> {
 /// Conditions sampled together: centres, their condition tensor and per-sample seeds.
 struct ConditionSet {
     name: String,
+    /// What should be drawn: `Bump` or `SumOfStripes` (validated in the config).
+    target: Pattern,
     coords: Vec<[f64; 2]>,
     cond: Tensor,
     seeds: Vec<u64>,
@@ -59,6 +61,7 @@ impl ConditionSet {
             .collect();
         Ok(Self {
             name: name.into(),
+            target: Pattern::Bump,
             coords,
             cond,
             seeds,
@@ -125,7 +128,10 @@ impl<'a> Evaluator<'a> {
             .enumerate()
             .map(|(i, s)| {
                 let centres = s.centres.centres(extent)?;
-                ConditionSet::new(&s.name, centres, cfg.eval.seed, i as u64 + 1, device)
+                let mut set =
+                    ConditionSet::new(&s.name, centres, cfg.eval.seed, i as u64 + 1, device)?;
+                set.target = s.target;
+                Ok(set)
             })
             .collect::<Result<Vec<_>>>()?;
         let probes = crate::probe::build_probes(cfg, schedule, &coords, device)?;
@@ -167,8 +173,19 @@ impl<'a> Evaluator<'a> {
             .sets
             .iter()
             .map(|set| {
-                let (_, report) = self.generate(net, &set.coords, &set.cond, &set.seeds)?;
-                Ok((set.name.clone(), SetScore::of(&report)))
+                let score = match set.target {
+                    Pattern::SumOfStripes => {
+                        let samples = self.sample(net, &set.cond, &set.seeds)?;
+                        let cfg = StripeScoreConfig::for_render(
+                            &self.cfg.data.render_config(),
+                            Pattern::SumOfStripes,
+                        );
+                        let targets = self.pixel_targets(&set.coords);
+                        SetScore::of_sos(&bump_data::score_sos_batch(&samples, n, &targets, &cfg)?)
+                    }
+                    _ => SetScore::of(&self.generate(net, &set.coords, &set.cond, &set.seeds)?.1),
+                };
+                Ok((set.name.clone(), score))
             })
             .collect::<Result<BTreeMap<_, _>>>()?;
 
@@ -387,6 +404,14 @@ impl Evaluator<'_> {
         cond: &Tensor,
         seeds: &[u64],
     ) -> Result<(Vec<f32>, ScoreReport)> {
+        let samples = self.sample(net, cond, seeds)?;
+        let targets = self.pixel_targets(coords);
+        let score = bump_data::score_batch(&samples, self.cfg.data.n, &targets, &self.score)?;
+        Ok((samples, score))
+    }
+
+    /// Samples one image per condition (seeded per sample), `[B, N, N]` flattened.
+    fn sample(&self, net: &UNet, cond: &Tensor, seeds: &[u64]) -> Result<Vec<f32>> {
         let n = self.cfg.data.n;
         let mut denoiser = |x: &Tensor, t: &Tensor, c: &Tensor| net.forward(x, t, c);
         let out = bump_diffusion::sample(
@@ -398,16 +423,18 @@ impl Evaluator<'_> {
             seeds,
             None,
         )?;
-        let samples: Vec<f32> = out.images.flatten_all()?.to_vec1()?;
-        // Conditions are labels (latent units on an extended canvas); the scorer sees pixels.
+        Ok(out.images.flatten_all()?.to_vec1()?)
+    }
+
+    /// The scorer's targets: conditions are labels (latent units on an extended canvas); the
+    /// scorer sees pixels.
+    fn pixel_targets(&self, coords: &[[f64; 2]]) -> Vec<[f32; 2]> {
         let canvas = self.cfg.data.canvas();
-        let targets: Vec<[f32; 2]> = coords
+        coords
             .iter()
             .map(|&c| canvas.map_or(c, |cv| cv.latent_to_image(c)))
             .map(|c| [c[0] as f32, c[1] as f32])
-            .collect();
-        let score = bump_data::score_batch(&samples, n, &targets, &self.score)?;
-        Ok((samples, score))
+            .collect()
     }
 
     /// Per-axis errors and accuracies from the scores, and the factorization of the main

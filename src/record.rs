@@ -105,7 +105,8 @@ pub struct TopologyRecord {
 }
 
 /// Generation scores of one evaluation set at one checkpoint (same definitions as the record's
-/// own fields, on that set's conditions).
+/// own fields, on that set's conditions; for a set whose target is `sum_of_stripes` see
+/// [`SetScore::of_sos`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SetScore {
     /// Conditions in the set.
@@ -133,6 +134,25 @@ pub struct SetScore {
 }
 
 impl SetScore {
+    /// The summary of an SOS scorer report, in the bump vocabulary: `multi_bump_rate` holds
+    /// the wrong-stripe-count rate, `single_wrong_rate` the right count with a stripe outside
+    /// τ (misplaced), and `err_x`/`err_y` the mean stripe-position errors.
+    pub fn of_sos(r: &bump_data::SosReport) -> Self {
+        Self {
+            count: r.count,
+            accuracy: r.accuracy,
+            acc_x: r.acc_x,
+            acc_y: r.acc_y,
+            accuracy_tight: r.accuracy_tight,
+            multi_bump_rate: r.wrong_count_rate,
+            empty_rate: r.empty_rate,
+            single_wrong_rate: r.misplaced_rate,
+            malformed_rate: r.malformed_rate,
+            err_x: r.mean_abs_dx,
+            err_y: r.mean_abs_dy,
+        }
+    }
+
     /// The summary of a scorer report.
     pub fn of(r: &bump_data::ScoreReport) -> Self {
         Self {

@@ -23,7 +23,7 @@ use crate::optim::{AdamWConfig, LrDecay, LrSchedule};
 pub use crate::probe::ProbeConfig;
 use crate::schedule::CheckpointSchedule;
 use crate::{Error, Result};
-use bump_data::{CentreSet, DatasetConfig};
+use bump_data::{CentreSet, DatasetConfig, Pattern};
 use bump_diffusion::SamplerConfig;
 use serde::{Deserialize, Serialize};
 
@@ -122,15 +122,31 @@ pub struct EvalSet {
     pub name: String,
     /// The conditions.
     pub centres: CentreSet,
+    /// What the model should draw at these conditions, and so which scorer judges it: `bump`
+    /// (the bump scorer; default) or `sum_of_stripes` (bump-data's SOS scorer, matched to the
+    /// rendering with `StripeScoreConfig::for_render`).
+    #[serde(default, skip_serializing_if = "is_bump")]
+    pub target: Pattern,
+}
+
+fn is_bump(p: &Pattern) -> bool {
+    *p == Pattern::Bump
 }
 
 impl EvalSet {
-    /// A named set of centres.
+    /// A named set of centres, scored as bumps.
     pub fn new(name: &str, centres: CentreSet) -> Self {
         Self {
             name: name.into(),
             centres,
+            target: Pattern::Bump,
         }
+    }
+
+    /// Scores the set as `target` instead (`bump` or `sum_of_stripes`).
+    pub fn with_target(mut self, target: Pattern) -> Self {
+        self.target = target;
+        self
     }
 }
 
@@ -390,6 +406,16 @@ impl ExperimentConfig {
             set.centres
                 .validate_at(&format!("{key}.centres"), self.data.extent())
                 .map_err(|err| Error::Config(err.to_string()))?;
+            if !matches!(set.target, Pattern::Bump | Pattern::SumOfStripes) {
+                return bad(
+                    &format!("{key}.target"),
+                    format!(
+                        "must be \"bump\" or \"sum_of_stripes\" (the patterns a scorer judges \
+                         as a whole image), got {}",
+                        serde_json::to_string(&set.target).unwrap_or_default()
+                    ),
+                );
+            }
         }
         if e.topology.is_some() {
             let extent = self.data.extent() as f64;

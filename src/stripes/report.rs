@@ -1,8 +1,8 @@
-//! The data-efficiency experiment's outputs: `stripes.json`, 2D-bump accuracy against the
-//! number of 2D images shown and against step, the table (`stripes.md`) and `stripes.html`, with
+//! The data-efficiency experiment's outputs: `stripes.json`, 2D accuracy (bumps or SOS, by
+//! variant) against the number of 2D images shown and against step, the table (`stripes.md`) and `stripes.html`, with
 //! a verdict generated from the numbers.
 
-use super::{examples_seen, fraction_name, Comparison, FinishedRun};
+use super::{accuracy, examples_seen, run_name, Comparison, FinishedRun, Variant};
 use crate::report::escape;
 use crate::seed_curves::{plot_seed_panels, Curve, SeedPanel, SeedSeries};
 use crate::Result;
@@ -16,13 +16,14 @@ pub const STRIPES_JSON: &str = "stripes.json";
 pub const STRIPES_MD: &str = "stripes.md";
 /// The HTML report.
 pub const REPORT_HTML: &str = "stripes.html";
-/// Accuracy against 2D images shown (left) and against step (right).
+/// Accuracy against step, one panel per variant (`data_efficiency_examples.png` beside it: against
+/// 2D images shown).
 pub const EFFICIENCY_FIGURE: &str = "figures/data_efficiency.png";
 
 /// The table as Markdown.
 pub fn table(c: &Comparison) -> String {
     let mut s = format!(
-        "| f | stripe images | 2D-bump images | bump share | final 2D accuracy | 2D images shown to reach {:.0} % | runs that never did |\n|---|---|---|---|---|---|---|\n",
+        "| variant | f | 1D images | 2D images | 2D share | final 2D accuracy | 2D images shown to reach {:.0} % | runs that never did |\n|---|---|---|---|---|---|---|---|\n",
         100.0 * c.accuracy_level
     );
     for r in &c.per_fraction {
@@ -37,7 +38,8 @@ pub fn table(c: &Comparison) -> String {
                 });
         let _ = writeln!(
             s,
-            "| {} | {st} | {bu} | {share} | {} | {} | {} |",
+            "| {} | {} | {st} | {bu} | {share} | {} | {} | {} |",
+            r.variant.name(),
             r.fraction,
             &r.final_accuracy.describe(1.0, 3),
             &r.examples_to_level.describe(1.0, 0),
@@ -47,23 +49,45 @@ pub fn table(c: &Comparison) -> String {
     s
 }
 
-/// The verdict paragraph, generated from the numbers.
+/// The verdict paragraph, generated from the numbers: one part per variant.
 pub fn verdict(c: &Comparison) -> String {
+    let mut variants: Vec<Variant> = c.per_fraction.iter().map(|f| f.variant).collect();
+    variants.dedup();
+    let mut s = String::new();
+    for v in variants {
+        verdict_of(&mut s, c, v);
+    }
+    let _ = write!(
+        s,
+        "The follow-up reports that isolated factors (1D stripes) plus a few compositional \
+         examples reach good 2D accuracy with far fewer 2D examples than 2D data alone."
+    );
+    s
+}
+
+fn verdict_of(s: &mut String, c: &Comparison, variant: Variant) {
     let level = 100.0 * c.accuracy_level;
-    let reach = |f: &super::FractionResult| f.examples_to_level.mean;
-    let full = c
+    let what = match variant {
+        Variant::Bump => "stripes + 2D bumps (bumps scored)",
+        Variant::Sos => "sums of stripes (SOS scored)",
+    };
+    let mine: Vec<&super::FractionResult> = c
         .per_fraction
         .iter()
+        .filter(|f| f.variant == variant)
+        .collect();
+    let reach = |f: &super::FractionResult| f.examples_to_level.mean;
+    let full = mine
+        .iter()
         .filter(|f| f.fraction >= 1.0)
-        .find_map(reach);
-    let best = c
-        .per_fraction
+        .find_map(|f| reach(f));
+    let best = mine
         .iter()
         .filter(|f| f.fraction < 1.0)
         .filter_map(|f| reach(f).map(|x| (f.fraction, x)))
         .min_by(|a, b| a.1.total_cmp(&b.1));
-    let mut s = String::new();
-    for f in &c.per_fraction {
+    let _ = write!(s, "**{}** — {what}: ", variant.name());
+    for f in &mine {
         let _ = write!(
             s,
             "f = {}: final 2D accuracy {}, {} 2D images shown before {level:.0} %. ",
@@ -78,88 +102,97 @@ pub fn verdict(c: &Comparison) -> String {
     }
     let _ = write!(
         s,
-        "The follow-up reports that stripes plus a small fraction of 2D bumps reach good 2D-bump \
-         accuracy with far fewer 2D examples than bumps alone. {}",
+        "{} ",
         match (best, full) {
             (Some((f, x)), Some(y)) if x < y => format!(
-                "Here f = {f} needed {x:.0} 2D images against {y:.0} for the whole tiling ({:.1}× fewer), as the paper reports.",
+                "Here f = {f} needed {x:.0} 2D images against {y:.0} for all 2D images ({:.1}× fewer), as the paper reports.",
                 y / x
             ),
             (Some((f, x)), Some(y)) => format!(
-                "Here the fewest, {x:.0} at f = {f}, is not fewer than the whole tiling's {y:.0}, which disagrees with the paper."
+                "Here the fewest, {x:.0} at f = {f}, is not fewer than the full set's {y:.0}, which disagrees with the paper."
             ),
             (None, Some(y)) => format!(
-                "Here no stripe-dominated mixture reached {level:.0} % while the whole tiling did after {y:.0} 2D images, which disagrees with the paper."
+                "Here no stripe-dominated mixture reached {level:.0} % while the full 2D set did after {y:.0} 2D images, which disagrees with the paper."
             ),
             _ => "Too few runs reached the level to compare.".to_string(),
         }
     );
-    s
 }
 
-/// 2D-bump accuracy against 2D images shown (left) and against step (right), one colour per f;
-/// seeds thin, mean thick.
+/// 2D accuracy against 2D images shown (`data_efficiency_examples.png`) and against step
+/// (`path`), one panel per variant, one colour per f; seeds thin, mean thick.
 pub fn plot_efficiency(path: &Path, c: &Comparison, runs: &[FinishedRun]) -> Result<()> {
+    let mut variants: Vec<Variant> = c.per_fraction.iter().map(|f| f.variant).collect();
+    variants.dedup();
     let mut by_examples = Vec::new();
     let mut by_step = Vec::new();
-    for (i, f) in c.per_fraction.iter().enumerate() {
-        let name = fraction_name(f.fraction);
-        let share = f.composition.map_or(0.0, |c| c.bump_share());
-        let mine: Vec<&FinishedRun> = runs.iter().filter(|r| r.dataset == name).collect();
-        let colour = {
-            let (r, g, b) = Palette99::pick(i).rgb();
-            RGBColor(r, g, b)
-        };
-        let curves = |x_of: &dyn Fn(&FinishedRun) -> Vec<f64>| -> Vec<Curve> {
-            mine.iter()
-                .map(|r| {
-                    x_of(r)
-                        .into_iter()
-                        .zip(&r.records)
-                        .map(|(x, rec)| (x, Some(rec.accuracy)))
-                        .collect()
-                })
-                .collect()
-        };
-        let label = format!("f = {}", f.fraction);
-        if share > 0.0 {
-            by_examples.push(SeedSeries {
-                label: label.clone(),
+    for &variant in &variants {
+        let mut examples = Vec::new();
+        let mut steps = Vec::new();
+        let fractions = c.per_fraction.iter().filter(|f| f.variant == variant);
+        for (i, f) in fractions.enumerate() {
+            let name = run_name(variant, f.fraction);
+            let share = f.composition.map_or(0.0, |c| c.bump_share());
+            let mine: Vec<&FinishedRun> = runs.iter().filter(|r| r.dataset == name).collect();
+            let colour = {
+                let (r, g, b) = Palette99::pick(i).rgb();
+                RGBColor(r, g, b)
+            };
+            let curves = |x_of: &dyn Fn(&FinishedRun) -> Vec<f64>| -> Vec<Curve> {
+                mine.iter()
+                    .map(|r| {
+                        x_of(r)
+                            .into_iter()
+                            .zip(&r.records)
+                            .map(|(x, rec)| (x, accuracy(variant, rec)))
+                            .collect()
+                    })
+                    .collect()
+            };
+            let label = format!("f = {}", f.fraction);
+            if share > 0.0 {
+                examples.push(SeedSeries {
+                    label: label.clone(),
+                    colour,
+                    seeds: curves(&|r| examples_seen(&r.records, c.batch, share)),
+                });
+            }
+            steps.push(SeedSeries {
+                label,
                 colour,
-                seeds: curves(&|r| examples_seen(&r.records, c.batch, share)),
+                seeds: curves(&|r| r.records.iter().map(|x| x.step as f64).collect()),
             });
         }
-        by_step.push(SeedSeries {
-            label,
-            colour,
-            seeds: curves(&|r| r.records.iter().map(|x| x.step as f64).collect()),
-        });
-    }
-    let panels = [
-        SeedPanel {
-            title: "2D-bump accuracy against 2D images shown".into(),
-            x_desc: "2D-bump images shown (step × batch × bump share)".into(),
+        let what = match variant {
+            Variant::Bump => "bump",
+            Variant::Sos => "SOS",
+        };
+        by_examples.push(SeedPanel {
+            title: format!(
+                "{}: 2D {what} accuracy against 2D images shown",
+                variant.name()
+            ),
+            x_desc: "2D images shown (step × batch × 2D share)".into(),
             y_desc: "accuracy (τ 1 px)".into(),
             y_range: 0.0..1.02,
             levels: vec![c.accuracy_level],
             legend_top: false,
-            series: by_examples,
-        },
-        SeedPanel {
-            title: "2D-bump accuracy against step".into(),
+            series: examples,
+        });
+        by_step.push(SeedPanel {
+            title: format!("{}: 2D {what} accuracy against step", variant.name()),
             x_desc: "training step".into(),
             y_desc: "accuracy (τ 1 px)".into(),
             y_range: 0.0..1.02,
             levels: vec![c.accuracy_level],
             legend_top: false,
-            series: by_step,
-        },
-    ];
-    // Each panel gets its own x range: draw them as two figures side by side would share one,
-    // so draw each alone and place them in the report.
+            series: steps,
+        });
+    }
+    // The two x axes differ, so each gets its own figure (panels of one figure share x).
     let left = path.with_file_name("data_efficiency_examples.png");
-    plot_seed_panels(&left, &panels[..1], 1)?;
-    plot_seed_panels(path, &panels[1..], 1)
+    plot_seed_panels(&left, &by_examples, by_examples.len().max(1))?;
+    plot_seed_panels(path, &by_step, by_step.len().max(1))
 }
 
 /// Writes `stripes.json`, `stripes.md`, the figures and `stripes.html` into `out`; returns the

@@ -12,6 +12,9 @@
 //! - `vertical_stripe` (ignores μy): `μx = i·dx`, `μy = E/2` fixed, one centre per column value;
 //!   `dy` is not used (it is still validated).
 //! - `horizontal_stripe` (ignores μx): `μx = E/2` fixed, `μy = j·dy`; `dx` is not used.
+//! - `stripe_at` moves a stripe part's fixed coordinate from `E/2` (e.g. out of the visible
+//!   frame of an extended canvas, so that stripe labels never coincide with in-frame bumps).
+//! - `within` keeps only the grid centres inside a region; then `held_out` removes a region.
 //!
 //! # Seeds
 //! Part `i` (0 = the main part, `i ≥ 1` = `mix[i − 1]`) is λ-subsampled with
@@ -51,7 +54,8 @@ fn one() -> f64 {
 /// The main part (`pattern`, `dx`, `dy`, `lambda`, `held_out`) and every further part of `mix`
 /// are rendered with the same settings (`n`, `sigma`, `periodic`, `canvas`, `polarity`,
 /// `exponent_denominator_factor`, `range`) and concatenated in that order. Each part: grid (see
-/// the [module docs](self) for stripes) → held-out split (the train side is kept) →
+/// the [module docs](self) for stripes) → `within` (only centres inside kept) → held-out split
+/// (the train side is kept) →
 /// λ-subsample ([`part_seed`]) → render.
 ///
 /// Every key may be omitted and then takes its [`Default`] value; unknown keys are rejected.
@@ -86,6 +90,14 @@ pub struct DatasetConfig {
     /// Region removed from the main part's centres (label units). Default none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub held_out: Option<HeldOut>,
+    /// Region the main part is restricted to: only its grid centres inside it are kept, before
+    /// the held-out split (label units). Default none (the whole grid).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub within: Option<HeldOut>,
+    /// Label of a stripe part's ignored axis (μy of vertical, μx of horizontal stripes), in
+    /// `[0, E)`. Default none: `E/2`. Only stripe patterns accept it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stripe_at: Option<f64>,
     /// Periodic (torus) boundary of period N. Default false; excludes `canvas`.
     pub periodic: bool,
     /// Extended latent canvas side M > N (M − N even): labels range over `[0, M)²` and images are
@@ -122,6 +134,14 @@ pub struct DataPart {
     /// Region removed from this part's centres. Default none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held_out: Option<HeldOut>,
+    /// Region this part is restricted to (only grid centres inside it are kept, before the
+    /// held-out split). Default none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within: Option<HeldOut>,
+    /// Label of a stripe part's ignored axis, in `[0, E)`. Default none: `E/2`. Only stripe
+    /// patterns accept it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stripe_at: Option<f64>,
 }
 
 /// A validated part before λ-subsampling.
@@ -133,6 +153,10 @@ struct TrainPart {
 }
 
 impl Default for DatasetConfig {
+    /// [`RenderConfig::default`]'s rendering (N = 32, σ = 1, dark on bright, k = 2, range
+    /// `[−1, 1]`, not periodic) on [`GridSpec::default`]'s full 1-px tiling, pattern `bump`,
+    /// λ = 1, no held-out region, no extended canvas, no further parts: the
+    /// papers' 1,024-bump dataset (σ = 1 is ours; docs/conventions.md).
     fn default() -> Self {
         let render = RenderConfig::default();
         let grid = GridSpec::default();
@@ -144,6 +168,8 @@ impl Default for DatasetConfig {
             dy: grid.dy,
             lambda: 1.0,
             held_out: None,
+            within: None,
+            stripe_at: None,
             periodic: render.periodic,
             canvas: None,
             polarity: render.polarity,
@@ -163,6 +189,8 @@ impl DataPart {
             dy,
             lambda: 1.0,
             held_out: None,
+            within: None,
+            stripe_at: None,
         }
     }
     /// Sets λ.
@@ -176,6 +204,18 @@ impl DataPart {
         self
     }
 
+    /// Restricts the part to the grid centres inside `region`.
+    pub fn with_within(mut self, region: HeldOut) -> Self {
+        self.within = Some(region);
+        self
+    }
+
+    /// Puts a stripe part's ignored axis at label `at` instead of `E/2`.
+    pub fn with_stripe_at(mut self, at: f64) -> Self {
+        self.stripe_at = Some(at);
+        self
+    }
+
     /// This part's full grid on `[0, extent)²` before the held-out split and λ (see the
     /// [module docs](self) for the stripe rule).
     pub fn grid(&self, extent: usize) -> Result<Vec<[f64; 2]>> {
@@ -184,8 +224,14 @@ impl DataPart {
             Pattern::Bump | Pattern::SumOfStripes => {
                 GridSpec::new(extent, self.dx, self.dy).centres()?
             }
-            Pattern::VerticalStripe => product(&axis_values(e, self.dx)?, &[e / 2.0]),
-            Pattern::HorizontalStripe => product(&[e / 2.0], &axis_values(e, self.dy)?),
+            Pattern::VerticalStripe => product(
+                &axis_values(e, self.dx)?,
+                &[self.stripe_at.unwrap_or(e / 2.0)],
+            ),
+            Pattern::HorizontalStripe => product(
+                &[self.stripe_at.unwrap_or(e / 2.0)],
+                &axis_values(e, self.dy)?,
+            ),
         })
     }
 
@@ -196,7 +242,51 @@ impl DataPart {
             check_spacing(&format!("{key}.{axis}"), d, extent, 0.0)?;
         }
         check_fraction(&format!("{key}.lambda"), self.lambda)?;
-        let grid = self.grid(extent)?;
+        if let Some(at) = self.stripe_at {
+            let skey = format!("{key}.stripe_at");
+            if !matches!(
+                self.pattern,
+                Pattern::VerticalStripe | Pattern::HorizontalStripe
+            ) {
+                return Err(config_error(
+                    skey,
+                    format!(
+                        "is only used by vertical_stripe and horizontal_stripe parts, but this \
+                         part draws {}; remove it",
+                        self.pattern_name()
+                    ),
+                ));
+            }
+            if !(at.is_finite() && (0.0..extent as f64).contains(&at)) {
+                return Err(config_error(
+                    skey,
+                    format!("must lie in [0, {extent}) (the label square), got {at}"),
+                ));
+            }
+        }
+        let mut grid = self.grid(extent)?;
+        if let Some(within) = &self.within {
+            let wkey = format!("{key}.within");
+            check_held_out(&wkey, within)?;
+            let total = grid.len();
+            grid = match split(&grid, within) {
+                Ok(s) => s.test,
+                Err(Error::EmptyTrain) => grid,
+                Err(Error::EmptyHeldOut) => {
+                    return Err(config_error(
+                        wkey,
+                        format!(
+                            "must hold at least one centre, but covers none of the {total} \
+                             centres of the {} grid (dx = {}, dy = {}) on [0, {extent})²",
+                            self.pattern_name(),
+                            self.dx,
+                            self.dy
+                        ),
+                    ))
+                }
+                Err(e) => return Err(e),
+            };
+        }
         let Some(held_out) = &self.held_out else {
             return Ok(grid);
         };
@@ -251,6 +341,9 @@ impl DataPart {
         let mut notes = Vec::new();
         if self.lambda < 1.0 {
             notes.push(format!("λ={}", self.lambda));
+        }
+        if self.within.is_some() {
+            notes.push("restricted to a region".to_string());
         }
         if self.held_out.is_some() {
             notes.push("held-out region removed".to_string());
@@ -352,6 +445,8 @@ impl DatasetConfig {
             dy: self.dy,
             lambda: self.lambda,
             held_out: self.held_out,
+            within: self.within,
+            stripe_at: self.stripe_at,
         }
     }
 

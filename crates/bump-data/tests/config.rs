@@ -709,3 +709,68 @@ fn invalid_centre_sets_name_the_key() {
     assert!(e.to_string().starts_with("eval.centres.dx "), "{e}");
     assert_eq!(CENTRES_KEY, "centres");
 }
+
+/// The visible 32 × 32 frame of a 44 × 44 latent canvas, `[6, 38)²`.
+fn visible_frame() -> HeldOut {
+    HeldOut::square_at(6.0, 6.0, 32.0).unwrap()
+}
+
+#[test]
+fn within_keeps_only_the_centres_inside_the_region_before_the_held_out_split() {
+    let cfg = DatasetConfig::default().with_canvas(44).with_part(
+        DataPart::new(Pattern::Bump, 1.0, 1.0)
+            .with_within(visible_frame())
+            .with_held_out(HeldOut::square_at(6.0, 6.0, 4.0).unwrap()),
+    );
+    let parts = cfg.centres(0).unwrap();
+    // Main part: the whole 44 × 44 grid; the restricted part: 32² − 4² centres, all in frame and
+    // none in the held-out corner.
+    assert_eq!(parts[0].1.len(), 44 * 44);
+    let inside = &parts[1].1;
+    assert_eq!(inside.len(), 32 * 32 - 16);
+    assert!(inside
+        .iter()
+        .all(|c| (6.0..38.0).contains(&c[0]) && (6.0..38.0).contains(&c[1])));
+    assert!(!inside.iter().any(|c| c[0] < 10.0 && c[1] < 10.0));
+    assert_eq!(cfg.num_images().unwrap(), 44 * 44 + 32 * 32 - 16);
+    round_trip(&cfg);
+    // A region that covers the whole grid keeps it whole.
+    let all = DatasetConfig::default().with_part(
+        DataPart::new(Pattern::Bump, 1.0, 1.0)
+            .with_within(HeldOut::square_at(-1.0, -1.0, 40.0).unwrap()),
+    );
+    assert_eq!(all.centres(0).unwrap()[1].1.len(), 32 * 32);
+}
+
+#[test]
+fn stripe_at_moves_the_ignored_axis_and_is_checked() {
+    let cfg = DatasetConfig::default()
+        .with_canvas(44)
+        .with_pattern(Pattern::VerticalStripe)
+        .with_part(DataPart::new(Pattern::HorizontalStripe, 1.0, 1.0).with_stripe_at(2.0));
+    let mut cfg = cfg;
+    cfg.stripe_at = Some(1.0);
+    let parts = cfg.centres(0).unwrap();
+    assert!(parts[0].1.iter().all(|c| c[1] == 1.0));
+    assert_eq!(parts[0].1.len(), 44);
+    assert!(parts[1].1.iter().all(|c| c[0] == 2.0));
+    round_trip(&cfg);
+    // Without it, the ignored axis sits at E/2.
+    let mid = DatasetConfig::default().with_pattern(Pattern::VerticalStripe);
+    assert!(mid.centres(0).unwrap()[0].1.iter().all(|c| c[1] == 16.0));
+
+    let mut off = cfg.clone();
+    off.stripe_at = Some(44.0);
+    assert_rejected(&off, "data.stripe_at", &["[0, 44)", "44"]);
+    let mut nan = cfg.clone();
+    nan.mix[0].stripe_at = Some(f64::NAN);
+    assert_rejected(&nan, "data.mix[0].stripe_at", &["NaN"]);
+    let bump = DatasetConfig::default()
+        .with_part(DataPart::new(Pattern::Bump, 1.0, 1.0).with_stripe_at(3.0));
+    assert_rejected(&bump, "data.mix[0].stripe_at", &["only used by", "bump"]);
+    let empty = DatasetConfig::default().with_part(
+        DataPart::new(Pattern::Bump, 4.0, 4.0)
+            .with_within(HeldOut::square_at(1.0, 1.0, 2.0).unwrap()),
+    );
+    assert_rejected(&empty, "data.mix[0].within", &["at least one centre"]);
+}
