@@ -84,6 +84,14 @@ pub enum Error {
         /// The checkpoint of `step`.
         checkpoint: PathBuf,
     },
+    /// A Slurm command (`sbatch`, `squeue`) failed or printed what it should not.
+    #[error("{command}: {detail}")]
+    Slurm {
+        /// The program.
+        command: String,
+        /// What went wrong, with its output.
+        detail: String,
+    },
     /// File-system error, with the path involved.
     #[error("{path}: {source}")]
     Io {

@@ -23,6 +23,7 @@ pub mod cell;
 pub mod heatmap;
 pub mod local;
 pub mod merge;
+pub mod slurm;
 pub mod spec;
 
 pub use cell::{Cell, CellState};
