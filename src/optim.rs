@@ -25,8 +25,9 @@ pub struct AdamWConfig {
 }
 
 impl Default for AdamWConfig {
+    /// β₁ = 0.9, β₂ = 0.999, ε = 1e-8 (PyTorch's AdamW defaults) and weight decay 0 (paper-spec
+    /// §11; PyTorch's default is 0.01).
     fn default() -> Self {
-        // PyTorch's AdamW defaults, except weight decay 0 (paper-spec §11).
         Self {
             beta1: 0.9,
             beta2: 0.999,

@@ -38,6 +38,8 @@ pub struct ProbeConfig {
 }
 
 impl Default for ProbeConfig {
+    /// K = 4 inputs per condition at T − 1, T/2 and T/10, with the real-image and shared-noise
+    /// probes on (all ours; docs/analysis.md).
     fn default() -> Self {
         Self {
             samples: 4,

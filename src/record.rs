@@ -1,11 +1,23 @@
 //! The records a run writes: one [`EvalRecord`] per evaluated checkpoint (`metrics.jsonl`) and a
 //! [`RunSummary`] (`summary.json`). The field names are the documented JSON schema
 //! (docs/outputs.md); tests validate written files against it.
+//!
+//! Records read back from their files equal, bit for bit, the records [`crate::train::run`]
+//! returned: every crate of the workspace parses JSON with serde_json's `float_roundtrip`
+//! (tests/records_roundtrip.rs, and the consumer crate in `.ci/consumer`, checks it).
+//!
+//! One name per metric: the record's [`EvalRecord::order_rho`] (the classifiers' ρ) and
+//! [`EvalRecord::twonn_multiscale_dim`] are named as in `representation`; fields renamed since
+//! earlier runs keep their old names as serde aliases, so older `metrics.jsonl` files still read.
 
 use crate::config::EvalWeights;
 use bump_analysis::Phase;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+/// serde_json's untyped JSON value, the type of [`EvalRecord::representation`] and
+/// [`RunSummary::config`] (re-exported so users need no serde_json of their own).
+pub use serde_json::Value;
 
 /// One evaluated checkpoint: a line of `metrics.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,17 +65,30 @@ pub struct EvalRecord {
     pub trustworthiness: f64,
     /// Continuity C(k).
     pub continuity: f64,
-    /// Spearman ρ between true distances and layer-4 geodesic (k-NN graph) distances: the ρ
-    /// the phase classifier uses. The Euclidean all-pairs ρ is in `representation`.
-    pub spearman: f64,
-    /// TwoNN intrinsic dimension of layer 4.
-    pub intrinsic_dim: f64,
+    /// Spearman ρ between true distances and layer-4 geodesic (k-NN graph) distances, or the
+    /// Euclidean one when the graph is disconnected: [`bump_analysis::order_rho`], the ρ the
+    /// legacy classifier uses. `representation` holds both, as `spearman_geodesic` and
+    /// `spearman_euclidean`. Written as `spearman` before issue 17; that name still reads.
+    #[serde(alias = "spearman")]
+    pub order_rho: f64,
+    /// Multiscale TwoNN intrinsic dimension of layer 4 (mean over n₁ = 3…6 of the r₂ₙ₁/rₙ₁
+    /// estimate, [`bump_analysis::twonn_multiscale`]; plain TwoNN, `twonn_dim` in
+    /// `representation`, reads about twice as high on lattice-sampled points). Written as
+    /// `intrinsic_dim` before issue 17; that name still reads.
+    #[serde(alias = "intrinsic_dim")]
+    pub twonn_multiscale_dim: f64,
     /// Participation ratio of the layer-4 PCA spectrum.
     pub participation_ratio: f64,
     /// Wall-clock seconds since the run started (training + evaluation).
     pub wall_s: f64,
-    /// Every representation metric computed, by name.
-    pub representation: serde_json::Value,
+    /// Every representation metric of the main probe's per-condition means, by name (the
+    /// fields of [`bump_analysis::RepresentationMetrics`]), plus `rep_decided_by` (the
+    /// representation rule's [`bump_analysis::Classification`]) and `probes` (per probe: name,
+    /// kind, timestep, `condition_signal`, `label`, and the metrics of its `means` and of one
+    /// `single` sample). Untyped JSON because NaN values (e.g. a condition signal that one
+    /// sample per condition cannot identify) are written as `null`; docs/outputs.md lists the
+    /// keys.
+    pub representation: Value,
     /// Per-axis measurements (errors, accuracy at each axis's own tolerance, factorization).
     /// Absent from records written before they existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -244,7 +244,7 @@ pub fn plot_metrics(path: &Path, records: &[EvalRecord]) -> Result<()> {
             r.trustworthiness
         }),
         ("continuity", RGBColor(120, 60, 160), |r| r.continuity),
-        ("Spearman ρ", BLACK, |r| r.spearman),
+        ("order ρ (geodesic Spearman)", BLACK, |r| r.order_rho),
     ];
     let finite = |series: &[Series]| -> Vec<f64> {
         records
@@ -266,8 +266,8 @@ pub fn plot_metrics(path: &Path, records: &[EvalRecord]) -> Result<()> {
     .draw(&top, records, nothing, nothing)?;
 
     let dims: [Series; 2] = [
-        ("TwoNN intrinsic dimension", RGBColor(200, 40, 40), |r| {
-            r.intrinsic_dim
+        ("multiscale TwoNN dimension", RGBColor(200, 40, 40), |r| {
+            r.twonn_multiscale_dim
         }),
         ("participation ratio", RGBColor(30, 90, 200), |r| {
             r.participation_ratio
@@ -461,14 +461,14 @@ pub fn write_report(
         );
         html.push_str("<h2>Representation metrics</h2><img src=\"figures/metrics.png\" alt=\"metrics against step\">");
     }
-    html.push_str("<h2>Checkpoints</h2><table><tr><th>step</th><th>loss</th><th>accuracy (τ 1 px)</th><th>accuracy (τ 0.5 px)</th><th>multi-bump</th><th>empty</th><th>malformed</th><th>condition signal</th><th>UMAP R² x</th><th>UMAP R² y</th><th>T(k)</th><th>ρ</th><th>ID</th><th>gen</th><th>layer 4</th></tr>");
+    html.push_str("<h2>Checkpoints</h2><table><tr><th>step</th><th>loss</th><th>accuracy (τ 1 px)</th><th>accuracy (τ 0.5 px)</th><th>multi-bump</th><th>empty</th><th>malformed</th><th>condition signal</th><th>UMAP R² x</th><th>UMAP R² y</th><th>T(k)</th><th>order ρ</th><th>TwoNN (multiscale)</th><th>gen</th><th>layer 4</th></tr>");
     for r in records {
         let _ = write!(
             html,
             "<tr><td>{}</td><td>{:.4}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.2}</td><td class=\"{g}\">{g}</td><td class=\"{p}\">{p}</td></tr>",
             r.step, r.train_loss, r.accuracy, r.accuracy_tight, r.multi_bump_rate, r.empty_rate,
             r.malformed_rate, r.condition_signal, r.umap_r2_x, r.umap_r2_y, r.trustworthiness,
-            r.spearman, r.intrinsic_dim, g = r.gen_phase, p = r.rep_phase
+            r.order_rho, r.twonn_multiscale_dim, g = r.gen_phase, p = r.rep_phase
         );
     }
     html.push_str("</table>");

@@ -28,7 +28,9 @@ use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-/// A run directory (it need not exist yet).
+/// A run directory (it need not exist yet): [`RunDir::new`]`(dir)` gives the path of every file
+/// ([`RunDir::path`]) and reads and writes them.
+#[doc(alias = "RunPaths")]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunDir {
     root: PathBuf,

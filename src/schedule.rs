@@ -20,6 +20,8 @@ pub struct CheckpointSchedule {
 }
 
 impl Default for CheckpointSchedule {
+    /// Log-spaced steps plus one every 500, no dense stretch (ours). Step 0 and the final
+    /// step are always checkpointed.
     fn default() -> Self {
         Self {
             log_spaced: true,

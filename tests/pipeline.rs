@@ -65,7 +65,7 @@ fn micro_run_writes_every_output_and_matches_the_schema() {
     let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
     let mut collapsed = first.clone();
     collapsed["participation_ratio"] = serde_json::json!(0.0);
-    collapsed["intrinsic_dim"] = serde_json::json!(0.0);
+    collapsed["twonn_multiscale_dim"] = serde_json::json!(0.0);
     validate_schema("docs/schema/metrics.schema.json", &collapsed);
     // The schema can fail: a negative ratio is refused.
     let mut bad = first;

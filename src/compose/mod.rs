@@ -65,6 +65,8 @@ pub struct ComposeRule {
 }
 
 impl Default for ComposeRule {
+    /// The rule fixed before any run (ours; docs/followup.md): ratio 0.8, train accuracy 0.5,
+    /// onset level 0.5, 95 % intervals.
     fn default() -> Self {
         Self {
             ratio_min: 0.8,

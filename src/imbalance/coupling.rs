@@ -86,6 +86,9 @@ pub struct CouplingConfig {
 }
 
 impl Default for CouplingConfig {
+    /// The values on each field (ours; docs/imbalance.md): error onset at 25 % of its
+    /// reference, accuracy level 0.5, single share 0.25, 95 % intervals, 10,000 bootstrap
+    /// resamples with seed 0.
     fn default() -> Self {
         Self {
             error_fraction: 0.25,

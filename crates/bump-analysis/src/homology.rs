@@ -117,6 +117,8 @@ pub struct ProminenceRule {
 }
 
 impl Default for ProminenceRule {
+    /// `scale_fraction` 0.2, `max_fraction` 0.25 (ours, calibrated on seeded clouds: see the
+    /// type's docs).
     fn default() -> Self {
         Self {
             scale_fraction: 0.2,
@@ -150,6 +152,8 @@ pub struct RipsConfig {
 }
 
 impl Default for RipsConfig {
+    /// At most 400 points (farthest-point subsample, seed 0), filtration to the enclosing
+    /// radius (all ours).
     fn default() -> Self {
         Self {
             max_points: 400,

@@ -25,7 +25,7 @@ pub struct MetricConfig {
     pub ridge_alpha: f64,
     /// Principal components for the PC probe (10).
     pub top_pcs: usize,
-    /// Ranks n₁ = lo..=hi of the multiscale TwoNN used as `intrinsic_dim` ((3, 6)).
+    /// Ranks n₁ = lo..=hi of the multiscale TwoNN used as `twonn_multiscale_dim` ((3, 6)).
     pub twonn_scales: (usize, usize),
     /// Rank of the difference subspaces for principal angles (3).
     pub factor_rank: usize,
@@ -58,7 +58,7 @@ impl MetricConfig {
         self
     }
 
-    /// Sets the TwoNN ranks n₁ = lo..=hi averaged into `intrinsic_dim`.
+    /// Sets the TwoNN ranks n₁ = lo..=hi averaged into `twonn_multiscale_dim`.
     pub fn with_twonn_scales(mut self, lo: usize, hi: usize) -> Self {
         self.twonn_scales = (lo, hi);
         self
@@ -102,6 +102,8 @@ impl MetricConfig {
 }
 
 impl Default for MetricConfig {
+    /// k = 10, 5 folds, ridge α = 1e-3, 10 PCs, TwoNN ranks 3..=6, factor rank 3, seed 0 (all
+    /// ours; docs/analysis.md).
     fn default() -> Self {
         Self {
             k: 10,
@@ -122,10 +124,14 @@ pub struct RepresentationMetrics {
     pub n: usize,
     /// Feature dimension D.
     pub d: usize,
-    /// Intrinsic dimension used by the classifier: multiscale TwoNN (see
-    /// [`twonn_multiscale`](crate::twonn_multiscale)).
-    pub intrinsic_dim: f64,
-    /// Plain TwoNN (r₂/r₁); unreliable on lattice-sampled points.
+    /// Multiscale TwoNN intrinsic dimension (the mean over n₁ = `twonn_scales` of the
+    /// r₂ₙ₁/rₙ₁ estimate; see [`twonn_multiscale`](crate::twonn_multiscale)): the dimension the
+    /// legacy [`classify`](crate::classify) uses and the facade's records report. Written as
+    /// `intrinsic_dim` before it was renamed (issue 17); that name still reads.
+    #[serde(alias = "intrinsic_dim")]
+    pub twonn_multiscale_dim: f64,
+    /// Plain TwoNN (r₂/r₁, Facco et al. 2017); unreliable on lattice-sampled points, where it
+    /// reads about twice the multiscale value.
     pub twonn_dim: f64,
     /// Levina–Bickel MLE dimension with k neighbours.
     pub mle_dim: f64,
@@ -152,8 +158,10 @@ pub struct RepresentationMetrics {
     /// Mean shared fraction of k nearest neighbours.
     pub knn_overlap: f64,
     /// Spearman ρ of all pairwise Euclidean distances (true centres vs activations). A curved
-    /// but ordered sheet saturates well below 1 here.
-    pub spearman: f64,
+    /// but ordered sheet saturates well below 1 here. Written as `spearman` before it was
+    /// renamed (issue 17: the records' own ρ is the geodesic one); that name still reads.
+    #[serde(alias = "spearman")]
+    pub spearman_euclidean: f64,
     /// Spearman ρ between true distances and geodesic distances along the activations' k-NN
     /// graph (NaN if the graph is disconnected): order without requiring flatness. The
     /// classifier uses this one when it is finite.
@@ -241,7 +249,7 @@ pub fn compute_metrics(
     Ok(RepresentationMetrics {
         n,
         d: a.d(),
-        intrinsic_dim: multiscale_dim(&acts, cfg.twonn_scales.0, cfg.twonn_scales.1),
+        twonn_multiscale_dim: multiscale_dim(&acts, cfg.twonn_scales.0, cfg.twonn_scales.1),
         twonn_dim: ratio_dim(&acts, 1),
         mle_dim: levina_bickel_dim(&acts, cfg.k),
         participation_ratio: participation_ratio(&p.spectrum),
@@ -260,7 +268,7 @@ pub fn compute_metrics(
         trustworthiness: trust_from(&truth, &acts, cfg.k),
         continuity: trust_from(&acts, &truth, cfg.k),
         knn_overlap: overlap_from(&truth, &acts, cfg.k),
-        spearman,
+        spearman_euclidean: spearman,
         spearman_geodesic,
         spearman_local,
         procrustes_disparity: procrustes,

@@ -25,6 +25,8 @@ pub struct PercolationConfig {
 }
 
 impl Default for PercolationConfig {
+    /// The default dataset (N = 32, σ = 1, spacing 1, λ = 1; docs/conventions.md) with the
+    /// follow-up paper's lower overlap threshold 0.005, seed 0.
     fn default() -> Self {
         Self {
             n: 32,

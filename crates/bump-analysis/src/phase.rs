@@ -56,6 +56,8 @@ pub struct PhaseThresholds {
 }
 
 impl Default for PhaseThresholds {
+    /// Dimension band [1.5, 3.0], T(k) 0.7 / 0.9, ρ 0.8, R² 0.9 (ours, fitted to one run; the
+    /// legacy rule).
     fn default() -> Self {
         Self {
             id_min: 1.5,
@@ -68,13 +70,14 @@ impl Default for PhaseThresholds {
     }
 }
 
-/// The rank correlation the classifier uses: geodesic Spearman ρ when the k-NN graph is
-/// connected, else the Euclidean one.
+/// The rank correlation the classifiers use, named `order_rho` in records and `decided_by`:
+/// the geodesic Spearman ρ ([`RepresentationMetrics::spearman_geodesic`]) when the k-NN graph
+/// is connected, else the Euclidean one ([`RepresentationMetrics::spearman_euclidean`]).
 pub fn order_rho(m: &RepresentationMetrics) -> f64 {
     if m.spearman_geodesic.is_finite() {
         m.spearman_geodesic
     } else {
-        m.spearman
+        m.spearman_euclidean
     }
 }
 
@@ -84,7 +87,8 @@ pub fn order_rho(m: &RepresentationMetrics) -> f64 {
 /// position encoding) and every disordered sheet under noise are called A, and it scores
 /// 33 % on the held-out controls (docs/analysis.md).
 ///
-/// Representation phase (ρ is [`order_rho`]: the geodesic Spearman ρ):
+/// Representation phase (ρ is [`order_rho`]: the geodesic Spearman ρ; the intrinsic dimension
+/// is the multiscale TwoNN, [`RepresentationMetrics::twonn_multiscale_dim`]):
 /// - **C**: intrinsic dimension in [id_min, id_max], T(k) ≥ trust_c, ρ ≥ spearman_c and probe
 ///   R² ≥ r2_c for x and y — an ordered sheet;
 /// - **B**: intrinsic dimension in [id_min, id_max] otherwise — a 2D manifold, disordered;
@@ -93,22 +97,26 @@ pub fn order_rho(m: &RepresentationMetrics) -> f64 {
 ///
 /// The 2D band is checked first: a sheet whose labels are scrambled has T(k) ≈ 0.5 yet is still
 /// a 2D manifold, which is phase B, not A.
+///
+/// `decided_by` lists `twonn_multiscale_dim`, `trustworthiness`, `order_rho`, `r2_x` and `r2_y`
+/// (the names of [`RepresentationMetrics`] and of the facade's records; before issue 17 the
+/// first and third were `intrinsic_dim` and `spearman`).
 pub fn classify(m: &RepresentationMetrics, t: &PhaseThresholds) -> Classification {
     let decided_by = vec![
-        ("intrinsic_dim".to_string(), m.intrinsic_dim),
+        ("twonn_multiscale_dim".to_string(), m.twonn_multiscale_dim),
         ("trustworthiness".to_string(), m.trustworthiness),
-        ("spearman".to_string(), order_rho(m)),
+        ("order_rho".to_string(), order_rho(m)),
         ("r2_x".to_string(), m.r2_x),
         ("r2_y".to_string(), m.r2_y),
     ];
     let rho = order_rho(m);
-    let two_d = m.intrinsic_dim >= t.id_min && m.intrinsic_dim <= t.id_max;
+    let two_d = m.twonn_multiscale_dim >= t.id_min && m.twonn_multiscale_dim <= t.id_max;
     let (phase, reason) = if !two_d {
         (
             Phase::A,
             format!(
                 "intrinsic dimension {:.2} outside [{}, {}]{}",
-                m.intrinsic_dim,
+                m.twonn_multiscale_dim,
                 t.id_min,
                 t.id_max,
                 if m.trustworthiness < t.trust_a {
@@ -164,6 +172,7 @@ pub struct GenerationThresholds {
 }
 
 impl Default for GenerationThresholds {
+    /// `accuracy_c` 0.5 (ours: C when most samples are correct).
     fn default() -> Self {
         Self { accuracy_c: 0.5 }
     }

@@ -566,6 +566,8 @@ pub struct RepresentationThresholds {
 }
 
 impl Default for RepresentationThresholds {
+    /// The values frozen by calibration on the synthetic controls (ours; docs/analysis.md):
+    /// `signal_min` 0.070, `order_min` 0.810, `sheet_dim_max` 2.65, `resolved_share_min` 0.55.
     fn default() -> Self {
         Self {
             signal_min: 0.070,

@@ -112,6 +112,7 @@ pub struct TorusStatsConfig {
 }
 
 impl Default for TorusStatsConfig {
+    /// [`HISTOGRAM_BINS`] bins and [`QUANTILES`] quantile midpoints (ours; docs/followup-instruments.md).
     fn default() -> Self {
         Self {
             bins: HISTOGRAM_BINS,

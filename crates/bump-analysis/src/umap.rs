@@ -87,6 +87,9 @@ pub struct UmapConfig {
 }
 
 impl Default for UmapConfig {
+    /// 15 neighbours, `min_dist` 0.1, 3 components (the paper spec's protocol \[D\]); spread 1,
+    /// epochs by N, learning rate 1, 5 negative samples, repulsion 1, local connectivity 1
+    /// (umap-learn 0.5.7's defaults); seed 0 (ours).
     fn default() -> Self {
         Self {
             n_neighbors: 15,

@@ -42,9 +42,9 @@ fn ordered_sheet_is_phase_c() {
     let (a, coords) = ordered_sheet(32, 0.01, 1);
     let m = compute_metrics(&a, &coords, Some((32, 32)), &MetricConfig::default()).unwrap();
     assert!(
-        (m.intrinsic_dim - 2.0).abs() <= 0.2,
+        (m.twonn_multiscale_dim - 2.0).abs() <= 0.2,
         "multiscale TwoNN {}",
-        m.intrinsic_dim
+        m.twonn_multiscale_dim
     );
     assert!(
         m.r2_x >= 0.95 && m.r2_y >= 0.95,
@@ -82,7 +82,7 @@ fn gaussian_cloud_is_phase_a() {
     let m = compute_metrics(&a, &coords, None, &MetricConfig::default()).unwrap();
     let c = classify(&m, &PhaseThresholds::default());
     assert_eq!(c.phase, Phase::A, "{}: {:?}", c.reason, c.decided_by);
-    assert!(m.intrinsic_dim > 10.0);
+    assert!(m.twonn_multiscale_dim > 10.0);
 }
 
 #[test]
@@ -356,7 +356,7 @@ fn degenerate_representations_are_measured_not_rejected() {
     let a = Activations::from_f64(&vec![0.5; n * 16], n, 16).unwrap();
     let coords: Vec<[f64; 2]> = (0..n).map(|i| [(i % 8) as f64, (i / 8) as f64]).collect();
     let m = compute_metrics(&a, &coords, Some((8, 8)), &MetricConfig::default()).unwrap();
-    assert_eq!(m.intrinsic_dim, 0.0);
+    assert_eq!(m.twonn_multiscale_dim, 0.0);
     assert_eq!(m.mle_dim, 0.0);
     // Held-out predictions are training-fold means: slightly worse than the global mean.
     assert!(m.r2_x <= 0.0 && m.r2_y <= 0.0, "{} {}", m.r2_x, m.r2_y);
@@ -371,5 +371,5 @@ fn degenerate_representations_are_measured_not_rejected() {
     let a = Activations::from_f64(&data, n, 2).unwrap();
     let m = compute_metrics(&a, &coords, None, &MetricConfig::default()).unwrap();
     assert!(m.procrustes_disparity.is_nan() && m.spearman_geodesic.is_nan());
-    assert!(m.trustworthiness.is_finite() && m.spearman.is_finite());
+    assert!(m.trustworthiness.is_finite() && m.spearman_euclidean.is_finite());
 }

@@ -107,7 +107,7 @@ fn identical_geometry_scores_perfect_order() {
         ("T", m.trustworthiness),
         ("C", m.continuity),
         ("overlap", m.knn_overlap),
-        ("ρ", m.spearman),
+        ("ρ", m.spearman_euclidean),
         ("ρ local", m.spearman_local),
     ] {
         assert!((v - 1.0).abs() < 1e-12, "{name} = {v}");
@@ -232,7 +232,7 @@ fn metrics(id: f64, trust: f64, rho: f64, r2: f64) -> RepresentationMetrics {
     RepresentationMetrics {
         n: 100,
         d: 8,
-        intrinsic_dim: id,
+        twonn_multiscale_dim: id,
         twonn_dim: id,
         mle_dim: id,
         participation_ratio: 2.0,
@@ -246,7 +246,7 @@ fn metrics(id: f64, trust: f64, rho: f64, r2: f64) -> RepresentationMetrics {
         trustworthiness: trust,
         continuity: trust,
         knn_overlap: 0.5,
-        spearman: 0.1,
+        spearman_euclidean: 0.1,
         spearman_geodesic: rho,
         spearman_local: rho,
         procrustes_disparity: 0.1,

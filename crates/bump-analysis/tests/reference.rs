@@ -117,7 +117,7 @@ fn spearman_overlap_and_knn_r2_match_scipy_and_numpy() {
     );
     // The suite reports the same numbers.
     let m = compute_metrics(&acts, &coords, None, &MetricConfig::default().with_k(k)).unwrap();
-    close(m.spearman, all, "suite ρ");
+    close(m.spearman_euclidean, all, "suite ρ");
     close(m.spearman_local, local, "suite local ρ");
     close(m.knn_r2_x, num(&fx, "knn_r2_x"), "suite k-NN R² x");
     close(

@@ -241,7 +241,11 @@ fn probe_analysis_reports_both_suites_and_the_resolved_sheet() {
     // Noise inflates the plain means' local dimension; the resolved means are a sheet again.
     let g = &p.geometry;
     assert!(g.denoised);
-    assert!(p.means.intrinsic_dim > 5.0, "{}", p.means.intrinsic_dim);
+    assert!(
+        p.means.twonn_multiscale_dim > 5.0,
+        "{}",
+        p.means.twonn_multiscale_dim
+    );
     assert!(
         g.sheet_dim > 1.6 && g.sheet_dim < 2.6,
         "resolved sheet dimension {} ({:?})",
@@ -301,9 +305,9 @@ fn the_initialisation_artefact_is_an_ordered_sheet_and_its_label_comes_from_the_
     let enc = control(ControlMap::Sinusoidal, 1.0, 64);
     let p = analyze_probe(&enc.samples[..1], &enc.coords, Some(enc.grid), &cfg).unwrap();
     assert!(
-        p.single.intrinsic_dim > 3.0,
+        p.single.twonn_multiscale_dim > 3.0,
         "local dimension {}",
-        p.single.intrinsic_dim
+        p.single.twonn_multiscale_dim
     );
     // The legacy rule calls it A on dimension alone; the new rule calls it C.
     assert_eq!(

@@ -86,6 +86,7 @@ pub struct GridSpec {
 }
 
 impl Default for GridSpec {
+    /// The papers' full 1-px tiling of the default 32 × 32 canvas: n = 32, dx = dy = 1.
     fn default() -> Self {
         Self {
             n: 32,

@@ -220,6 +220,9 @@ pub struct RenderConfig {
 }
 
 impl Default for RenderConfig {
+    /// N = 32 (paper), σ = 1 (ours: the papers' σ is not recovered), dark bump on a bright
+    /// background and exponent `2σ²` (paper), range `[−1, 1]` (ours: standard DDPM scaling),
+    /// not periodic. docs/conventions.md gives each one's source.
     fn default() -> Self {
         Self {
             n: 32,
@@ -423,6 +426,7 @@ pub struct ExtendedCanvas {
 }
 
 impl Default for ExtendedCanvas {
+    /// The follow-up paper's 44 → 32 embedding (Fig. 9): latent M = 44, visible N = 32.
     fn default() -> Self {
         Self {
             latent: 44,

@@ -741,10 +741,11 @@ fn stripes_are_malformed_not_correct() {
                 assert!(s.sigma_principal.unwrap()[1] > 10.0, "{s:?}");
             }
         }
-        // ScoreConfig::default() knows no σ and still takes the stripe for a bump (documented).
+        // ScoreConfig::default() knows no σ, yet a component spanning the canvas is no bump
+        // (issue 17; before, it was scored correct).
         let img = render_image(&data, Pattern::VerticalStripe, [10.0, 10.0]).unwrap();
         let s = score_image(&img, 32, [10.0, 15.5], &ScoreConfig::default()).unwrap();
-        assert_eq!(s.failure, FailureClass::Correct);
+        assert_eq!(s.failure, FailureClass::Malformed);
     }
 }
 

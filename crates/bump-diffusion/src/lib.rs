@@ -18,17 +18,60 @@
 //! Conventions: timesteps are 0-based training indices `t ∈ 0..T`; `t` tensors passed to a
 //! denoiser are f32 of shape (B,).
 //!
-//! # Example
+//! The API speaks Candle: this crate re-exports [`candle_core`] and its [`Tensor`], [`Device`]
+//! and [`DType`], so a user needs no `candle-core` of their own (and cannot pick a mismatched
+//! version). Two `Result`s meet in this crate: [`Denoiser::predict`] returns
+//! [`candle_core::Result`] (a network's forward pass), everything else this crate's [`Result`]
+//! (whose [`Error::Candle`] wraps candle's errors, so `?` converts).
 //!
-//! A schedule, a DPM-Solver++(2M) scheduler with 10 steps, and a toy denoiser (the optimal ε
-//! predictor for data that is always 0.5), stepped by hand; [`sample`] runs the same loop with
-//! seeded noise.
+//! `ScheduleConfig::default()` is the DDPM schedule of Ho et al. (2020) that the papers use:
+//! linear β from 1e-4 to 0.02 ([`BetaSchedule::default`]), T = 1000, ε-prediction, no
+//! zero-terminal-SNR rescale.
+//!
+//! # Example: sampling with a closure
+//!
+//! Any `FnMut(&Tensor, &Tensor, &Tensor) -> candle_core::Result<Tensor>` is a [`Denoiser`]. Here
+//! the closure is the optimal ε predictor for data that is always 0.5, so DDIM and
+//! DPM-Solver++(2M) both land on 0.5 from seeded noise in 10 steps:
 //!
 //! ```
 //! use bump_diffusion::{
-//!     gaussian_noise, NoiseSchedule, SamplerConfig, ScheduleConfig, Scheduler, StepOutput,
+//!     candle_core, sample, DType, Device, NoiseSchedule, SamplerConfig, ScheduleConfig, Tensor,
 //! };
-//! use candle_core::{Device, Tensor};
+//!
+//! # fn main() -> bump_diffusion::Result<()> {
+//! let schedule = NoiseSchedule::new(&ScheduleConfig::default())?; // linear β, T = 1000, ε
+//! let alphas_cumprod = schedule.alphas_cumprod.clone();
+//! // x_t = √ᾱ·x₀ + √(1 − ᾱ)·ε with x₀ = 0.5, so ε̂ = (x_t − 0.5·√ᾱ)/√(1 − ᾱ).
+//! let mut denoiser = |x: &Tensor, t: &Tensor, _cond: &Tensor| -> candle_core::Result<Tensor> {
+//!     let a = alphas_cumprod[t.to_vec1::<f32>()?[0] as usize]; // one t per batch in `sample`
+//!     (x - 0.5 * a.sqrt())? / (1.0 - a).sqrt()
+//! };
+//!
+//! let dev = Device::Cpu;
+//! let cond = Tensor::zeros((2, 2), DType::F32, &dev)?; // (B, 2): unused by this denoiser
+//! let seeds = [11, 12]; // one per sample: a sample never depends on its batch
+//! for sampler in [SamplerConfig::ddim(10), SamplerConfig::dpm_solver_pp(10)] {
+//!     let out = sample(&schedule, &sampler, &mut denoiser, &cond, (1, 4, 4), &seeds, None)?;
+//!     assert_eq!(out.images.dims(), &[2, 1, 4, 4]);
+//!     assert_eq!(out.timesteps.len(), 10);
+//!     let v: Vec<f32> = out.images.flatten_all()?.to_vec1()?;
+//!     assert!(v.iter().all(|p| (p - 0.5).abs() < 1e-3), "{sampler:?}: {v:?}");
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Example: stepping a scheduler by hand
+//!
+//! The same toy denoiser with a DPM-Solver++(2M) scheduler stepped by hand; [`sample`] runs
+//! this loop with seeded noise.
+//!
+//! ```
+//! use bump_diffusion::{
+//!     gaussian_noise, Device, NoiseSchedule, SamplerConfig, ScheduleConfig, Scheduler,
+//!     StepOutput, Tensor,
+//! };
 //!
 //! # fn main() -> bump_diffusion::Result<()> {
 //! let schedule = NoiseSchedule::new(&ScheduleConfig::default())?;
@@ -55,6 +98,11 @@
 //! # }
 //! ```
 #![warn(missing_docs)]
+
+/// The Candle this crate is built on (its [`Tensor`], [`Device`] and [`DType`] are re-exported
+/// at the crate root).
+pub use candle_core;
+pub use candle_core::{DType, Device, Tensor};
 
 pub mod forward;
 pub mod noise;

@@ -27,6 +27,10 @@ pub use crate::scheduler::{
 pub trait Denoiser {
     /// Predicts ε, x₀ or v (whatever the schedule says) for every sample.
     ///
+    /// Returns **candle's** [`candle_core::Result`], not this crate's [`crate::Result`]: a
+    /// denoiser is a network's forward pass, and [`sample`] converts its errors into
+    /// [`crate::Error::Candle`].
+    ///
     /// # Shapes
     /// - `x_t`: (B, C, H, W); `t`: (B,); `cond`: (B, …); returns (B, C, H, W).
     fn predict(&mut self, x_t: &Tensor, t: &Tensor, cond: &Tensor) -> candle_core::Result<Tensor>;

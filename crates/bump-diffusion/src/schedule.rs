@@ -76,6 +76,8 @@ pub enum BetaSchedule {
 }
 
 impl Default for BetaSchedule {
+    /// `Linear { beta_start: 1e-4, beta_end: 0.02 }`: the DDPM schedule of Ho et al. (2020),
+    /// which the papers train with (diffusers' `linear`, `DDPMScheduler`'s defaults).
     fn default() -> Self {
         Self::Linear {
             beta_start: 1e-4,
@@ -99,6 +101,9 @@ pub struct ScheduleConfig {
 }
 
 impl Default for ScheduleConfig {
+    /// The papers' DDPM setting (Ho et al. 2020; diffusers' `DDPMScheduler` defaults):
+    /// [`BetaSchedule::default`] (linear β 1e-4 → 0.02), T = 1000 training timesteps,
+    /// ε-prediction, no zero-terminal-SNR rescale.
     fn default() -> Self {
         Self {
             beta_schedule: BetaSchedule::default(),

@@ -162,6 +162,8 @@ impl ConditionEncoding {
 }
 
 impl Default for ConditionEncoding {
+    /// Sinusoidal, 256 features per component: the paper preset's conditioning
+    /// ([`UNetConfig::tiny`] uses 32).
     fn default() -> Self {
         Self::sinusoidal(256)
     }

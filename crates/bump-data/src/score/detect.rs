@@ -123,6 +123,18 @@ pub(super) fn components(
     out
 }
 
+/// Whether the component labelled `which` covers every row or every column of the N×N label
+/// image: a stripe (or a blob as wide as the canvas), never one of the data's bumps.
+pub(super) fn spans_an_axis(label: &[u32], n: usize, which: u32) -> bool {
+    let mut rows = vec![false; n];
+    let mut cols = vec![false; n];
+    for (p, _) in label.iter().enumerate().filter(|&(_, &l)| l == which) {
+        rows[p / n] = true;
+        cols[p % n] = true;
+    }
+    rows.iter().all(|&r| r) || cols.iter().all(|&c| c)
+}
+
 /// Local maxima ≥ `thr` (ties broken in raster order so a plateau yields one peak), then greedy
 /// non-maximum suppression: a peak closer than `radius` to a stronger kept peak is dropped.
 /// Returns the kept peaks' pixel indices, strongest first.

@@ -26,7 +26,11 @@
 //!    [`ScoreConfig::for_render`] and [`ScoreConfig::for_sigma`]; `None` by default, which skips
 //!    the width check), its widths lie in `sigma_ratio_range` (0.5, 2) of the data's: the
 //!    marginal widths σ̂x ∈ [0.5σx, 2σx] and σ̂y ∈ [0.5σy, 2σy], and both principal widths in
-//!    [0.5·min(σx, σy), 2·max(σx, σy)] (this catches elongated blobs at any angle).
+//!    [0.5·min(σx, σy), 2·max(σx, σy)] (this catches elongated blobs at any angle). Whatever
+//!    the configuration, a bump whose component reaches every row or every column of the canvas
+//!    (a stripe, or a blob as wide as the canvas) is malformed too: without this rule a vertical
+//!    stripe through μx scores as a correct bump under [`ScoreConfig::default`], which knows no
+//!    width (the [`stripe`] scorer is the one for stripe images).
 //! 6. Correct iff count = 1, not malformed, and `|x̂ − μx| ≤ τ` and `|ŷ − μy| ≤ τ` (`tolerance`,
 //!    1 px), compared up to [`TOLERANCE_SLACK`]; also reported at `tight_tolerance` (0.5 px: half
 //!    the spacing of the default 1-px training lattice, so the neighbouring training condition
@@ -47,7 +51,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::render::{Polarity, RenderConfig};
 
-use detect::{components, kept_peaks, median, Component, Scratch};
+use detect::{components, kept_peaks, median, spans_an_axis, Component, Scratch};
 use fit::{fit_gaussian, widths};
 
 /// Centre errors are compared with τ up to this slack (pixels), so that a bump exactly one
@@ -144,6 +148,10 @@ fn default_true() -> bool {
 }
 
 impl Default for ScoreConfig {
+    /// Every constant of the rule at the value the [module docs](self) give (all ours): dark on
+    /// bright in `[−1, 1]`, τ = 1 px and 0.5 px, amplitude 0.25, threshold fraction 0.5, NMS 2 px,
+    /// Gaussian fit on 9 × 9, no expected width (use [`ScoreConfig::for_render`] to check
+    /// widths against the data's σ).
     fn default() -> Self {
         Self {
             polarity: Polarity::DarkOnBright,
@@ -341,8 +349,9 @@ pub enum FailureClass {
     Empty,
     /// More than one bump (count ≥ 2).
     MultiBump,
-    /// One bump that does not look like the data's bumps (too faint, or width outside
-    /// `sigma_ratio_range` of the expected σ), wherever it is.
+    /// One bump that does not look like the data's bumps (too faint, width outside
+    /// `sigma_ratio_range` of the expected σ, or spanning every row or column of the canvas,
+    /// i.e. a stripe), wherever it is.
     Malformed,
     /// One well-formed bump, outside the tolerance on at least one axis.
     SingleWrong,
@@ -746,7 +755,9 @@ fn score_one(
         None => true,
         Some(expected) => shape.is_some_and(|(m, p, _)| widths_ok(m, p, expected, cfg)),
     };
-    let well_formed = amplitude_ok && width_ok;
+    // A stripe (or canvas-wide blob) is never a bump, whatever widths were configured.
+    let stripe = spans_an_axis(&s.label, n, c.label);
+    let well_formed = amplitude_ok && width_ok && !stripe;
     // Step 6.
     if cfg.periodic {
         // Report the centre inside [0, N).

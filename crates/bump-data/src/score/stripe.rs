@@ -88,6 +88,9 @@ pub struct StripeScoreConfig {
 }
 
 impl Default for StripeScoreConfig {
+    /// The values on each field (all ours; docs/followup-instruments.md): τ = 1 px and 0.5 px,
+    /// amplitude 0.25, stripe height 0.2, NMS 2 px, no expected width
+    /// ([`StripeScoreConfig::for_render`] sets it).
     fn default() -> Self {
         Self {
             polarity: Polarity::DarkOnBright,

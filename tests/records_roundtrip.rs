@@ -1,0 +1,109 @@
+//! Records survive their own files, exactly (issue 17), and records written before the metric
+//! renames still read.
+//!
+//! Inside this workspace a dev-dependency (jsonschema) also turns serde_json's
+//! `float_roundtrip` on, so these tests alone cannot prove that a user's build has it; the
+//! consumer crate in `.ci/consumer` (built by `.ci/run` without any dev-dependency) runs the
+//! same round trip.
+
+mod common;
+
+use bump_analysis::RepresentationMetrics;
+use bump_ddpm::record::{EvalRecord, RunSummary};
+use bump_ddpm::run_dir::RunDir;
+use bump_ddpm::train::run;
+use common::{micro_config, quiet, tmp_dir};
+
+/// Every field's bits: `Debug` prints f64s in their shortest round-trip form (and NaN as NaN,
+/// which `==` would call unequal), and `to_value` compares serde_json numbers exactly.
+fn assert_same_bits<T: std::fmt::Debug + serde::Serialize>(returned: &T, read: &T, what: &str) {
+    assert_eq!(format!("{returned:?}"), format!("{read:?}"), "{what}");
+    assert_eq!(
+        serde_json::to_value(returned).unwrap(),
+        serde_json::to_value(read).unwrap(),
+        "{what}"
+    );
+}
+
+#[test]
+fn records_returned_by_run_equal_those_read_back_bit_for_bit() {
+    let cfg = micro_config();
+    let out = tmp_dir("records-roundtrip");
+    let outcome = run(&cfg, &quiet(&out)).expect("micro run");
+    assert_eq!(outcome.run_dir.root(), out.as_path());
+    let run_dir = RunDir::new(&out);
+    let read = run_dir.read_records().unwrap();
+    assert_eq!(read.len(), outcome.records.len());
+    assert!(read.len() >= 2);
+    for (a, b) in outcome.records.iter().zip(&read) {
+        assert_same_bits(a, b, &format!("record at step {}", a.step));
+    }
+    let summary: RunSummary = run_dir.read_summary().unwrap();
+    assert_same_bits(outcome.summary.as_ref().unwrap(), &summary, "summary");
+    // The written names are the new ones only.
+    let text = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        for (scope, obj) in [("record", &v), ("representation", &v["representation"])] {
+            for old in ["spearman", "intrinsic_dim"] {
+                assert!(obj.get(old).is_none(), "{scope} still writes {old}");
+            }
+        }
+        assert!(v["order_rho"].is_number() && v["twonn_multiscale_dim"].is_number());
+        assert!(v["representation"]["spearman_euclidean"].is_number());
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn floats_survive_json_exactly() {
+    // The value of the issue, and a sweep of bit patterns: serde_json without
+    // `float_roundtrip` misreads some of these by one unit in the last place.
+    let mut values = vec![
+        0.9570686070686072,
+        0.9570686070686071,
+        1.0 / 3.0,
+        2.0f64.sqrt(),
+    ];
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    for _ in 0..20_000 {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let v = f64::from_bits(state >> 2); // positive, finite
+        if v.is_finite() {
+            values.push(v);
+            values.push((state >> 11) as f64 / (1u64 << 53) as f64); // in [0, 1)
+        }
+    }
+    for v in values {
+        let text = serde_json::to_string(&v).unwrap();
+        let back: f64 = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.to_bits(), v.to_bits(), "{text}");
+    }
+}
+
+#[test]
+fn a_record_written_before_the_renames_still_reads() {
+    // Step 350 of docs/runs/quick-seed0 (written before issue 17): the record's `spearman` is
+    // the geodesic ρ, `representation.spearman` the Euclidean one.
+    let line = include_str!("fixtures/old_metrics_record.jsonl");
+    let raw: serde_json::Value = serde_json::from_str(line).unwrap();
+    let r: EvalRecord = serde_json::from_str(line).unwrap();
+    assert_eq!(r.step, 350);
+    assert_eq!(r.order_rho, raw["spearman"].as_f64().unwrap());
+    assert_eq!(r.order_rho, 0.8563768817888909);
+    assert_eq!(r.twonn_multiscale_dim, 3.3072991240767213);
+    // The representation's metrics read into the typed struct under their new names.
+    let m: RepresentationMetrics = serde_json::from_value(r.representation.clone()).unwrap();
+    assert_eq!(m.spearman_euclidean, 0.601496828177888);
+    assert_eq!(m.spearman_geodesic, r.order_rho);
+    assert_eq!(m.twonn_multiscale_dim, r.twonn_multiscale_dim);
+    assert_eq!(bump_analysis::order_rho(&m), r.order_rho);
+    // Written again, it uses the new names and reads back to the same record.
+    let again = serde_json::to_string(&r).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&again).unwrap();
+    assert!(v.get("spearman").is_none() && v.get("intrinsic_dim").is_none());
+    let back: EvalRecord = serde_json::from_str(&again).unwrap();
+    assert_same_bits(&r, &back, "old record rewritten");
+}
