@@ -10,7 +10,7 @@
 //! cargo run --release --example sweep -- merge runs/dw --heatmap data.sigma,data.dx,gen_c
 //! ```
 
-use bump_ddpm::sweep::{self, heatmap, CellRun, CellState, HeatmapSpec, Sweep, SweepSpec};
+use bump_ddpm::sweep::{self, heatmap, slurm, CellRun, CellState, HeatmapSpec, Sweep, SweepSpec};
 use bump_ddpm::train::stop::{self, StopFlag};
 use bump_ddpm::train::RunOptions;
 use bump_ddpm::unet::DeviceKind;
@@ -111,6 +111,9 @@ struct RunArgs {
     /// unfinished cell.)
     #[arg(long)]
     resubmit_failed: bool,
+    /// Slurm backend options (`--slurm-…`).
+    #[command(flatten)]
+    slurm: slurm::SlurmOptions,
 }
 
 fn main() -> ExitCode {
@@ -170,12 +173,56 @@ fn run(args: &RunArgs) -> Result<(), Box<dyn std::error::Error>> {
     let only = (!args.only.is_empty()).then(|| args.only.clone());
     match args.backend {
         Backend::Local => run_local(&sweep, args, only),
-        Backend::Slurm => Err(
-            "the slurm backend (bump_ddpm::sweep::slurm) is not in this build yet; use \
-             --backend local, or run `cell DIR --index I` from your own batch script"
-                .into(),
+        Backend::Slurm => run_slurm(&sweep, args, only),
+    }
+}
+
+fn run_slurm(
+    sweep: &Sweep,
+    args: &RunArgs,
+    only: Option<Vec<usize>>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut opts = args.slurm.clone();
+    opts.cell_args = vec!["--device".into(), args.device.to_string().into()];
+    let exe = std::env::current_exe()?;
+    let sub = if args.resubmit_failed {
+        match slurm::resubmit_failed(sweep, &exe, &opts, args.dry_run)? {
+            Some(s) => s,
+            None => {
+                println!("nothing to resubmit: every cell is done or still queued");
+                return Ok(());
+            }
+        }
+    } else {
+        // Finished cells get no array task (they would only find themselves done).
+        let states = sweep.states()?;
+        let todo: Vec<usize> = only
+            .unwrap_or_else(|| (0..sweep.cells.len()).collect())
+            .into_iter()
+            .filter(|&i| states.get(i) != Some(&CellState::Done))
+            .collect();
+        if todo.is_empty() {
+            println!("nothing to submit: every selected cell is done");
+            return Ok(());
+        }
+        slurm::submit(sweep, &exe, Some(&todo), &opts, args.dry_run)?
+    };
+    match sub.job_id {
+        Some(id) => println!(
+            "submitted job {id}: array {} ({} cells), script {}; follow it with `status {}`",
+            sub.array,
+            sub.indices.len(),
+            sub.script.display(),
+            sweep.dir.display()
+        ),
+        None => println!(
+            "dry run: wrote {} (array {}, {} cells); not submitted",
+            sub.script.display(),
+            sub.array,
+            sub.indices.len()
         ),
     }
+    Ok(())
 }
 
 fn run_local(
@@ -263,19 +310,45 @@ fn cell(dir: &Path, index: usize, device: DeviceKind) -> Result<(), Box<dyn std:
 fn status(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let sweep = Sweep::open(dir)?;
     let states = sweep.states()?;
+    // Cells of a Slurm sweep also show their queue state (squeue).
+    let jobs: Vec<u64> = slurm::submissions(dir)?
+        .iter()
+        .filter_map(|s| s.job_id)
+        .collect();
+    let mut queued = std::collections::BTreeMap::new();
+    if !jobs.is_empty() {
+        match slurm::queue_state(&jobs) {
+            Ok(q) => {
+                for t in &q.tasks {
+                    for &i in &t.indices {
+                        queued.insert(i, format!("{} ({}, {})", t.state, t.job, t.reason));
+                    }
+                }
+            }
+            Err(e) => eprintln!("note: no queue state: {e}"),
+        }
+    }
     println!("{:>5}  {:<48}  state", "index", "id");
     for (c, s) in sweep.cells.iter().zip(&states) {
-        println!("{:>5}  {:<48}  {s}", c.index, c.id);
+        match queued.get(&c.index) {
+            Some(q) => println!("{:>5}  {:<48}  {s}; queue: {q}", c.index, c.id),
+            None => println!("{:>5}  {:<48}  {s}", c.index, c.id),
+        }
     }
     let count = |w: &str| states.iter().filter(|s| s.word() == w).count();
     println!(
-        "\nsweep `{}`: {} cells: {} done, {} partial, {} failed, {} not started",
+        "\nsweep `{}`: {} cells: {} done, {} partial, {} failed, {} not started{}",
         sweep.name,
         states.len(),
         count("done"),
         count("partial"),
         count("failed"),
-        count("missing")
+        count("missing"),
+        if jobs.is_empty() {
+            String::new()
+        } else {
+            format!("; {} in the Slurm queue", queued.len())
+        }
     );
     Ok(())
 }
@@ -290,6 +363,13 @@ fn merge(dir: &Path, heatmaps: &[HeatmapSpec]) -> Result<(), Box<dyn std::error:
         merged.jsonl.display(),
         merged.csv.display()
     );
+    let rule = sweep::percolation::PercolationRule::default();
+    if let Some(md) = sweep::percolation::write(&sweep, &merged.rows, &rule)? {
+        println!(
+            "\n{md}percolation comparison: {}",
+            dir.join("percolation.md").display()
+        );
+    }
     for spec in heatmaps {
         let (hm, [png, svg]) = heatmap::write_heatmap(&sweep, &merged.rows, spec)?;
         println!(

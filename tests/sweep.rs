@@ -76,10 +76,16 @@ train.seed = [0, 1, 2]
     expected.train.seed = 1;
     expected.validate().unwrap();
     assert_eq!(cells[4].config, expected);
-    assert_eq!(cells[4].id, format!("sigma1.5_seed1-{}", xxh3_of(&expected)));
+    assert_eq!(
+        cells[4].id,
+        format!("sigma1.5_seed1-{}", xxh3_of(&expected))
+    );
     assert_eq!(cells[4].axes["train.seed"], serde_json::json!(1));
     // Stable: the same spec parsed again gives the same ids.
-    let again = SweepSpec::load(dir.join("spec.toml")).unwrap().expand().unwrap();
+    let again = SweepSpec::load(dir.join("spec.toml"))
+        .unwrap()
+        .expand()
+        .unwrap();
     let ids: Vec<&str> = cells.iter().map(|c| c.id.as_str()).collect();
     let ids2: Vec<&str> = again.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(ids, ids2);
@@ -99,13 +105,22 @@ fn changing_any_config_value_changes_the_hash() {
         ("name", Box::new(|c| c.name.push('x'))),
         ("data.dx", Box::new(|c| c.data.dx += 0.5)),
         ("data.lambda", Box::new(|c| c.data.lambda = 0.9)),
-        ("model.base_channels", Box::new(|c| c.model.base_channels += 8)),
+        (
+            "model.base_channels",
+            Box::new(|c| c.model.base_channels += 8),
+        ),
         ("train.lr", Box::new(|c| c.train.lr *= 1.0 + 1e-12)),
         ("train.seed", Box::new(|c| c.train.seed += 1)),
-        ("train.checkpoints.every", Box::new(|c| c.train.checkpoints.every += 1)),
+        (
+            "train.checkpoints.every",
+            Box::new(|c| c.train.checkpoints.every += 1),
+        ),
         ("eval.seed", Box::new(|c| c.eval.seed += 1)),
         ("eval.k", Box::new(|c| c.eval.k += 1)),
-        ("diffusion", Box::new(|c| c.diffusion.num_train_timesteps += 1)),
+        (
+            "diffusion",
+            Box::new(|c| c.diffusion.num_train_timesteps += 1),
+        ),
     ];
     for (what, edit) in edits {
         let mut c = base.clone();
@@ -140,10 +155,7 @@ name = "zipped"
         &dir,
         "[[zip]]\n\"data.dx\" = [1.0, 2.0]\n\"data.dy\" = [1.0, 2.0, 4.0]\n",
     );
-    assert!(
-        e.contains("`data.dx` has 2 values, `data.dy` has 3"),
-        "{e}"
-    );
+    assert!(e.contains("`data.dx` has 2 values, `data.dy` has 3"), "{e}");
 }
 
 #[test]
@@ -165,7 +177,10 @@ fn invalid_cells_are_all_reported_before_anything_is_written() {
 
     // Two cells with the same configuration.
     let e = spec_err(&dir, "[axes]\n\"train.seed\" = [0, 1, 0]\n");
-    assert!(e.contains("cells 0 and 2 expand to the same configuration"), "{e}");
+    assert!(
+        e.contains("cells 0 and 2 expand to the same configuration"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -180,15 +195,22 @@ fn unknown_and_malformed_keys_are_named() {
     assert!(e.contains("`data.sigma` must be a list of values"), "{e}");
     let e = spec_err(&dir, "[axes]\n\"data.sigma\" = []\n");
     assert!(e.contains("`data.sigma` has no values"), "{e}");
-    let e = spec_err(&dir, "[set]\n\"train.seed\" = 1\n[axes]\n\"train.seed\" = [0]\n");
+    let e = spec_err(
+        &dir,
+        "[set]\n\"train.seed\" = 1\n[axes]\n\"train.seed\" = [0]\n",
+    );
     assert!(e.contains("`train.seed` is already given in [set]"), "{e}");
     let e = spec_err(&dir, "base = \"quick\"\n");
     assert!(e.contains("not both"), "{e}");
     std::fs::write(dir.join("nobase.toml"), "[axes]\n\"train.seed\" = [0]\n").unwrap();
-    let e = SweepSpec::load(dir.join("nobase.toml")).unwrap_err().to_string();
+    let e = SweepSpec::load(dir.join("nobase.toml"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("needs a base configuration"), "{e}");
     std::fs::write(dir.join("preset.toml"), "base = \"quik\"\n").unwrap();
-    let e = SweepSpec::load(dir.join("preset.toml")).unwrap_err().to_string();
+    let e = SweepSpec::load(dir.join("preset.toml"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("unknown preset `quik`"), "{e}");
 }
 
@@ -216,7 +238,10 @@ fn a_directory_of_another_sweep_is_refused() {
 #[test]
 fn a_cell_runs_resumes_and_is_then_skipped() {
     let dir = tmp_dir("sweep-cell");
-    let spec = spec_in(&dir, "[set]\n\"train.steps\" = 8\n[axes]\n\"train.seed\" = [5]\n");
+    let spec = spec_in(
+        &dir,
+        "[set]\n\"train.steps\" = 8\n[axes]\n\"train.seed\" = [5]\n",
+    );
     let sweep = Sweep::create(&spec, dir.join("out")).unwrap();
     let cell = &sweep.cells[0];
     assert_eq!(sweep.state(cell).unwrap(), CellState::Missing);
@@ -236,7 +261,10 @@ fn a_cell_runs_resumes_and_is_then_skipped() {
         sweep.run_cell(0, &quiet(Path::new("ignored"))).unwrap(),
         CellRun::AlreadyDone
     ));
-    let e = sweep.run_cell(1, &quiet(Path::new("x"))).unwrap_err().to_string();
+    let e = sweep
+        .run_cell(1, &quiet(Path::new("x")))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("--index 1 is out of range"), "{e}");
 }
 
@@ -294,7 +322,11 @@ fn micro_sweep_local_backend_twice_then_deterministic_merge_and_heatmap() {
     assert_eq!(first.failed[0].reason, "exit status 3");
     let log = std::fs::read_to_string(&first.failed[0].log).unwrap();
     assert!(log.contains("injected failure"), "{log}");
-    assert!(first.summary().contains("failed: cell 1"), "{}", first.summary());
+    assert!(
+        first.summary().contains("failed: cell 1"),
+        "{}",
+        first.summary()
+    );
     // The cells that ran logged their training and got the thread split.
     let log0 = std::fs::read_to_string(sweep.log_path(&sweep.cells[0])).unwrap();
     assert!(log0.contains("thread(s)"), "{log0}");
@@ -394,7 +426,9 @@ fn heatmap_aggregates_and_leaves_missing_cells_blank() {
         row(1.0, 2.0, 0, Some(metrics(0.9))),
         row(2.0, 2.0, 0, Some(metrics(1.0))),
     ];
-    let keys: Vec<String> = ["data.sigma", "data.dx", "train.seed"].map(String::from).into();
+    let keys: Vec<String> = ["data.sigma", "data.dx", "train.seed"]
+        .map(String::from)
+        .into();
     let spec: HeatmapSpec = "data.sigma,dx,final_accuracy,seed".parse().unwrap();
     let hm = Heatmap::compute(&rows, &keys, &spec).unwrap();
     assert_eq!(hm.over, ["train.seed"]);
@@ -426,12 +460,16 @@ fn heatmap_aggregates_and_leaves_missing_cells_blank() {
     // With OVER named, another axis that varies is ambiguous.
     let mut rows4 = rows.clone();
     for (i, r) in rows4.iter_mut().enumerate() {
-        r.axes
-            .insert("data.lambda".into(), serde_json::json!(0.5 + 0.5 * (i % 2) as f64));
+        r.axes.insert(
+            "data.lambda".into(),
+            serde_json::json!(0.5 + 0.5 * (i % 2) as f64),
+        );
     }
     let mut keys4 = keys.clone();
     keys4.push("data.lambda".into());
-    let e = Heatmap::compute(&rows4, &keys4, &spec).unwrap_err().to_string();
+    let e = Heatmap::compute(&rows4, &keys4, &spec)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("axis `data.lambda` takes several values"), "{e}");
     // Without OVER every other axis is aggregated.
     let all: HeatmapSpec = "data.sigma,dx,final_accuracy".parse().unwrap();
@@ -439,4 +477,105 @@ fn heatmap_aggregates_and_leaves_missing_cells_blank() {
     assert_eq!(hm4.over, ["train.seed", "data.lambda"]);
     assert_eq!(hm4.grid[0][0].n, 2);
     assert!("a,b".parse::<HeatmapSpec>().is_err());
+}
+
+#[test]
+fn percolation_comparison_reads_the_accuracy_threshold_per_group() {
+    use bump_ddpm::sweep::merge::ResultRow;
+    use bump_ddpm::sweep::percolation::{self, PercolationRule};
+    let dir = tmp_dir("sweep-percolation");
+    let spec = spec_in(
+        &dir,
+        "[axes]\n\"data.lambda\" = [0.5, 1.0]\n\"train.seed\" = [0, 1]\n",
+    );
+    let sweep = Sweep::plan(&spec, dir.join("out")).unwrap();
+    let done: ResultRow = {
+        // Any finished row's metrics will do; only final_accuracy is read.
+        let text = r#"{"id":"x","index":0,"status":"done","axes":{},"metrics":{"steps":8,"wall_s":1.0,"final_accuracy":0.0,"final_accuracy_tight":0.0,"final_gen_phase":"C","final_rep_phase":"C","gen_a":null,"gen_b":null,"gen_c":null,"gen_c_for_good":null,"gen_b_steps":null,"rep_a":null,"rep_b":null,"rep_c":null,"rep_c_for_good":null,"rep_b_steps":null}}"#;
+        serde_json::from_str(text).unwrap()
+    };
+    // λ = 0.5: accuracies 0.1 and 0.1; λ = 1: 0.9 and (seed 1 unfinished) nothing.
+    let rows: Vec<ResultRow> = sweep
+        .cells
+        .iter()
+        .map(|c| {
+            let mut r = done.clone();
+            r.id = c.id.clone();
+            r.index = c.index;
+            r.axes = c.axes.clone();
+            let acc = if c.config.data.lambda < 1.0 { 0.1 } else { 0.9 };
+            r.metrics.as_mut().unwrap().final_accuracy = acc;
+            if c.config.data.lambda == 1.0 && c.config.train.seed == 1 {
+                r.metrics = None;
+                r.status = "missing".into();
+            }
+            r
+        })
+        .collect();
+    let rule = PercolationRule {
+        seeds: 2,
+        steps: 20,
+        ..PercolationRule::default()
+    };
+    let cmp = percolation::compare(&rows, &sweep, &rule).unwrap().unwrap();
+    assert_eq!(cmp.len(), 1);
+    let g = &cmp[0];
+    assert_eq!((g.sigma, g.spacing), (1.5, 2.0));
+    assert_eq!(g.accuracy, [(0.5, Some(0.1), 2), (1.0, Some(0.9), 1)]);
+    // Halfway from 0.1 to 0.9 in accuracy is halfway from 0.5 to 1 in log λ.
+    assert!((g.lambda_accuracy.unwrap() - 0.5f64.sqrt()).abs() < 1e-12);
+    // A sweep without a λ axis gets no comparison.
+    let other = Sweep::plan(
+        &spec_in(&dir, "[axes]\n\"train.seed\" = [0]\n"),
+        dir.join("o"),
+    )
+    .unwrap();
+    assert!(percolation::compare(&[], &other, &rule).unwrap().is_none());
+}
+
+#[test]
+fn a_stop_request_checkpoints_the_running_cells_and_a_rerun_resumes_them() {
+    let dir = tmp_dir("sweep-stop");
+    let spec = spec_in(
+        &dir,
+        "[set]\n\"train.steps\" = 24\n[axes]\n\"train.seed\" = [0]\n",
+    );
+    let sweep = Sweep::create(&spec, dir.join("out")).unwrap();
+    let mut opts = LocalOptions::new(sweep_binary());
+    opts.progress = false;
+    let flag = bump_ddpm::train::stop::StopFlag::new();
+    opts.stop = Some(flag.clone());
+    // Ask for the stop once the cell has written its first checkpoint (step 0).
+    let checkpoints = sweep.cell_dir(&sweep.cells[0]).join("checkpoints");
+    let watcher = std::thread::spawn(move || {
+        let start = std::time::Instant::now();
+        while start.elapsed().as_secs() < 60 {
+            let any = std::fs::read_dir(&checkpoints)
+                .map(|d| {
+                    d.filter_map(|e| e.ok())
+                        .any(|e| e.path().extension().is_some_and(|x| x == "safetensors"))
+                })
+                .unwrap_or(false);
+            if any {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        flag.set();
+    });
+    let report = sweep::run_local(&sweep, &opts).unwrap();
+    watcher.join().unwrap();
+    assert_eq!(report.interrupted, [0], "{}", report.summary());
+    assert!(!report.all_done());
+    let state = sweep.state(&sweep.cells[0]).unwrap();
+    assert!(
+        matches!(state, CellState::Partial(s) if s < 24),
+        "{state:?}"
+    );
+    opts.stop = None;
+    let again = sweep::run_local(&sweep, &opts).unwrap();
+    assert_eq!(again.finished, [0], "{}", again.summary());
+    assert_eq!(sweep.state(&sweep.cells[0]).unwrap(), CellState::Done);
+    let log = std::fs::read_to_string(sweep.log_path(&sweep.cells[0])).unwrap();
+    assert!(log.contains("stopped on request"), "{log}");
 }

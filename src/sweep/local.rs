@@ -30,8 +30,8 @@ pub struct LocalOptions {
     pub indices: Option<Vec<usize>>,
     /// Draw the progress bar and a line per finished cell on stderr.
     pub progress: bool,
-    /// When set (e.g. by SIGTERM or Ctrl-C), start no further cell, pass SIGTERM on to the
-    /// running ones (they checkpoint and exit) and return.
+    /// When set (e.g. by SIGTERM or Ctrl-C), start no further cell, ask the running ones to
+    /// checkpoint and stop (SIGUSR1) and return once they have.
     pub stop: Option<StopFlag>,
 }
 
@@ -348,13 +348,15 @@ fn spawn(
         .map_err(|e| format!("cannot start {}: {e}", opts.exe.display()))
 }
 
-/// Asks a cell process to checkpoint and stop (SIGTERM, which its stop flag catches).
+/// Asks a cell process to checkpoint and stop: SIGUSR1, which its stop flag catches. Not
+/// SIGTERM: after a Ctrl-C the cell has SIGINT already, and a second SIGINT/SIGTERM would end
+/// it at once without a checkpoint (`train::stop`).
 fn terminate(child: &Child) {
     #[cfg(unix)]
     {
-        // std only sends SIGKILL; `kill -TERM` is the portable way to ask politely.
+        // std can only send SIGKILL; `kill -USR1` asks politely.
         let _ = Command::new("kill")
-            .arg("-TERM")
+            .arg("-USR1")
             .arg(child.id().to_string())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -12,6 +12,7 @@
 //!           cell-error.txt       the message of the last failed attempt (removed on success)
 //! <sweep>/results.jsonl          merged results, one row per cell, sorted by id
 //! <sweep>/results.csv
+//! <sweep>/percolation.md, .json  λ sweeps: accuracy threshold vs simulated percolation threshold
 //! <sweep>/figures/heatmap-*.png  heatmaps (and .svg)
 //! ```
 //!
@@ -23,6 +24,7 @@ pub mod cell;
 pub mod heatmap;
 pub mod local;
 pub mod merge;
+pub mod percolation;
 pub mod slurm;
 pub mod spec;
 
