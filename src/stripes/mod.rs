@@ -223,9 +223,9 @@ pub fn apply(c: &mut ExperimentConfig, variant: Variant, f: f64, frame: HeldOut,
                 c.data.mix.push(two_d(Pattern::SumOfStripes));
             }
             c.eval.sets.retain(|s| s.name != SOS_SET);
-            c.eval.sets.push(
-                EvalSet::new(SOS_SET, c.eval.centres.clone()).with_target(Pattern::SumOfStripes),
-            );
+            c.eval
+                .sets
+                .push(EvalSet::new(SOS_SET, c.eval.centres).with_target(Pattern::SumOfStripes));
         }
     }
 }
