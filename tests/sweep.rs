@@ -101,7 +101,8 @@ fn changing_any_config_value_changes_the_hash() {
     let base = micro_config();
     let h = config_hash(&base).unwrap();
     assert_eq!(h, xxh3_of(&base));
-    let edits: Vec<(&str, Box<dyn Fn(&mut ExperimentConfig)>)> = vec![
+    type Edit = Box<dyn Fn(&mut ExperimentConfig)>;
+    let edits: Vec<(&str, Edit)> = vec![
         ("name", Box::new(|c| c.name.push('x'))),
         ("data.dx", Box::new(|c| c.data.dx += 0.5)),
         ("data.lambda", Box::new(|c| c.data.lambda = 0.9)),
