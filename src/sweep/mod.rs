@@ -196,7 +196,8 @@ impl Sweep {
                     path,
                     detail: format!(
                         "cell {i} (index {}, id {}) does not match its configuration (hash \
-                         {hash}); the file was edited",
+                         {hash}): the file was edited, or written by a version of bump-ddpm \
+                         whose configuration has other keys",
                         c.index, c.id
                     ),
                 });
