@@ -580,3 +580,111 @@ fn a_stop_request_checkpoints_the_running_cells_and_a_rerun_resumes_them() {
     let log = std::fs::read_to_string(sweep.log_path(&sweep.cells[0])).unwrap();
     assert!(log.contains("stopped on request"), "{log}");
 }
+
+#[test]
+fn the_command_line_plans_reports_status_and_merges_without_training() {
+    let dir = tmp_dir("sweep-cli");
+    spec_in(
+        &dir,
+        "[axes]\n\"data.sigma\" = [1.0, -2.0]\n\"train.seed\" = [0, 1]\n",
+    );
+    let bin = sweep_binary();
+    let run = |args: &[&std::ffi::OsStr]| {
+        let out = std::process::Command::new(&bin)
+            .args(args)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), text)
+    };
+    let out = dir.join("out");
+    let spec = dir.join("spec.toml");
+    // Invalid: every bad cell named, exit status 1, nothing written.
+    let (code, text) = run(&[
+        "plan".as_ref(),
+        spec.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("2 of 4 cells are invalid"), "{text}");
+    assert!(
+        text.contains("cell 2 (data.sigma = -2.0, train.seed = 0)"),
+        "{text}"
+    );
+    assert!(!out.exists());
+    // Valid: the table, and the directory prepared.
+    spec_in(
+        &dir,
+        "[axes]\n\"data.sigma\" = [1.0, 2.0]\n\"train.seed\" = [0, 1]\n",
+    );
+    let (code, text) = run(&[
+        "plan".as_ref(),
+        spec.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("4 cells, all valid"), "{text}");
+    assert!(out.join(sweep::CELLS_FILE).exists() && out.join(sweep::SPEC_FILE).exists());
+    let (code, text) = run(&["status".as_ref(), out.as_os_str()]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("0 done, 0 partial, 0 failed, 4 not started"),
+        "{text}"
+    );
+    // Merge of an unstarted sweep: four rows without metrics, a blank heatmap.
+    let (code, text) = run(&[
+        "merge".as_ref(),
+        out.as_os_str(),
+        "--heatmap".as_ref(),
+        "sigma,seed,gen_c".as_ref(),
+    ]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("4 rows (0 finished)"), "{text}");
+    assert!(text.contains("– (0/1)"), "{text}");
+    let jsonl = std::fs::read_to_string(out.join(sweep::RESULTS_JSONL)).unwrap();
+    assert_eq!(jsonl.lines().count(), 4);
+    assert!(jsonl
+        .lines()
+        .all(|l| l.contains("\"status\":\"missing\"") && l.contains("\"metrics\":null")));
+    assert!(out.join("figures/heatmap-gen_c-sigma-seed.png").exists());
+    // A bad heatmap column and a bad index are errors that say what is allowed.
+    let (code, text) = run(&[
+        "merge".as_ref(),
+        out.as_os_str(),
+        "--heatmap".as_ref(),
+        "sigma,seed,accuracy".as_ref(),
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(
+        text.contains("unknown results column `accuracy`; expected one of final_accuracy"),
+        "{text}"
+    );
+    let (code, text) = run(&[
+        "cell".as_ref(),
+        out.as_os_str(),
+        "--index".as_ref(),
+        "4".as_ref(),
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(text.contains("--index 4 is out of range"), "{text}");
+    // Another spec into the same directory is refused.
+    spec_in(
+        &dir,
+        "[axes]\n\"data.sigma\" = [1.0, 3.0]\n\"train.seed\" = [0, 1]\n",
+    );
+    let (code, text) = run(&[
+        "run".as_ref(),
+        spec.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--dry-run".as_ref(),
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(text.contains("holds another sweep"), "{text}");
+}
