@@ -19,67 +19,92 @@ use std::collections::BTreeMap;
 /// [`RunSummary::config`] (re-exported so users need no serde_json of their own).
 pub use serde_json::Value;
 
+/// serde_json writes a NaN `f64` as `null` (JSON has no NaN); this reads `null` back as NaN, so
+/// a record with a metric that could not be measured (e.g. a Spearman ρ on a disconnected
+/// k-NN graph, or a ratio over zero samples) survives its own file. Numbers read exactly.
+fn f64_or_nan<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
 /// One evaluated checkpoint: a line of `metrics.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EvalRecord {
     /// Completed optimiser updates.
     pub step: u64,
     /// Mean training loss over the updates since the previous record (NaN-free; 0 at step 0).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub train_loss: f64,
     /// Which weights were evaluated (`"raw"` or `"ema"` in JSON).
     pub weights: EvalWeights,
     /// Fraction of samples with one bump within τ of the target on both axes.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub accuracy: f64,
     /// Fraction with one bump and |x̂ − μx| ≤ τ.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub acc_x: f64,
     /// Fraction with one bump and |ŷ − μy| ≤ τ.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub acc_y: f64,
     /// Accuracy at the tight tolerance (τ = 0.5 px by default).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub accuracy_tight: f64,
     /// Fraction of samples with two or more bumps.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub multi_bump_rate: f64,
     /// Fraction of samples with no bump.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub empty_rate: f64,
     /// Fraction with a single bump at the wrong place.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub single_wrong_rate: f64,
     /// Fraction with one detected bump that does not look like a bump (width or amplitude out
     /// of range; never counted correct).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub malformed_rate: f64,
     /// Between-condition share of layer 4's variance under the main probe (K independent inputs
     /// per condition; bias-corrected, docs/analysis.md).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub condition_signal: f64,
     /// The paper's protocol: OLS R² from the 3D UMAP of layer 4 (main probe, per-condition
     /// means) to the true x.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub umap_r2_x: f64,
     /// The same to the true y.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub umap_r2_y: f64,
     /// Generation-side phase from the failure mix.
     pub gen_phase: Phase,
     /// Representation-side phase from the layer-4 metrics.
     pub rep_phase: Phase,
     /// Cross-validated ridge-probe R² for μx from layer 4.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub r2_x: f64,
     /// Cross-validated ridge-probe R² for μy from layer 4.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub r2_y: f64,
     /// Trustworthiness T(k) between true centres and layer-4 activations.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub trustworthiness: f64,
     /// Continuity C(k).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub continuity: f64,
     /// Spearman ρ between true distances and layer-4 geodesic (k-NN graph) distances, or the
     /// Euclidean one when the graph is disconnected: [`bump_analysis::order_rho`], the ρ the
     /// legacy classifier uses. `representation` holds both, as `spearman_geodesic` and
     /// `spearman_euclidean`. Written as `spearman` before issue 17; that name still reads.
-    #[serde(alias = "spearman")]
+    #[serde(alias = "spearman", deserialize_with = "f64_or_nan")]
     pub order_rho: f64,
     /// Multiscale TwoNN intrinsic dimension of layer 4 (mean over n₁ = 3…6 of the r₂ₙ₁/rₙ₁
     /// estimate, [`bump_analysis::twonn_multiscale`]; plain TwoNN, `twonn_dim` in
     /// `representation`, reads about twice as high on lattice-sampled points). Written as
     /// `intrinsic_dim` before issue 17; that name still reads.
-    #[serde(alias = "intrinsic_dim")]
+    #[serde(alias = "intrinsic_dim", deserialize_with = "f64_or_nan")]
     pub twonn_multiscale_dim: f64,
     /// Participation ratio of the layer-4 PCA spectrum.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub participation_ratio: f64,
     /// Wall-clock seconds since the run started (training + evaluation).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub wall_s: f64,
     /// Every representation metric of the main probe's per-condition means, by name (the
     /// fields of [`bump_analysis::RepresentationMetrics`]), plus `rep_decided_by` (the
@@ -108,20 +133,26 @@ pub struct EvalRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TopologyRecord {
     /// Mean W1 distance of the cosine distributions to the Clifford torus's (0 = identical).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub clifford_distance: f64,
     /// The same to the 3D torus (the nearer assignment of x and y to its circles).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub torus_3d_distance: f64,
     /// Whether that assignment puts x on the tube circle.
     pub torus_3d_x_on_tube: bool,
     /// Mean |cos| between x- and y-difference vectors (0 on a Clifford torus).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub x_on_y_mean_abs: f64,
     /// Mean cos between x-difference vectors.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub x_on_x_mean: f64,
     /// Mean cos between y-difference vectors.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub y_on_y_mean: f64,
     /// Prominent `[H0, H1]` features (2 H1 loops on a torus).
     pub prominent: [usize; 2],
     /// The filtration's scale (enclosing radius of the points used).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub scale: f64,
     /// The ten most persistent finite H1 bars `[birth, death]`.
     pub h1: Vec<[f64; 2]>,
@@ -137,20 +168,28 @@ pub struct SetScore {
     /// Conditions in the set.
     pub count: usize,
     /// One well-formed bump within τ (1 px) on both axes.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub accuracy: f64,
     /// One well-formed bump within τ along x.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub acc_x: f64,
     /// One well-formed bump within τ along y.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub acc_y: f64,
     /// Accuracy at the tight tolerance (0.5 px).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub accuracy_tight: f64,
     /// Two or more bumps.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub multi_bump_rate: f64,
     /// No bump.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub empty_rate: f64,
     /// One well-formed bump at the wrong place.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub single_wrong_rate: f64,
     /// One bump that does not look like the data's.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub malformed_rate: f64,
     /// Mean |x̂ − μx| over single-bump samples (pixels); `None` without any.
     pub err_x: Option<f64>,
@@ -203,6 +242,7 @@ impl SetScore {
 pub struct AxisMetrics {
     /// Fraction of samples with exactly one bump (malformed included): the population of the
     /// mean errors.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub single_share: f64,
     /// Mean |x̂ − μx| (pixels) over single-bump samples; `None` when there are none.
     pub err_x: Option<f64>,
@@ -211,8 +251,10 @@ pub struct AxisMetrics {
     /// The per-axis tolerances `[τx, τy]` of `acc_half_*`: half the training spacings dx, dy.
     pub tau_half: [f64; 2],
     /// Fraction of all samples with one well-formed bump and |x̂ − μx| ≤ τx.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub acc_half_x: f64,
     /// Fraction of all samples with one well-formed bump and |ŷ − μy| ≤ τy.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub acc_half_y: f64,
     /// Factorization of the main probe's per-condition means on the evaluation grid (principal
     /// angles between the x- and y-difference subspaces, metric off-diagonal, parallelogram
@@ -264,8 +306,10 @@ pub struct RunSummary {
     /// Completed optimiser updates.
     pub steps: u64,
     /// Total wall-clock seconds (this process; a resumed run adds the earlier part).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub wall_s: f64,
     /// Accuracy at the last evaluated checkpoint.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub final_accuracy: f64,
     /// Representation phase at the last evaluated checkpoint.
     pub final_rep_phase: Phase,
@@ -276,6 +320,7 @@ pub struct RunSummary {
     /// First step at which each generation phase appeared.
     pub gen_phase_onsets: PhaseOnsets,
     /// Fraction of checkpoints where the two phase labels agree.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub phase_agreement: f64,
     /// Model parameter count.
     pub parameters: usize,

@@ -100,10 +100,50 @@ fn a_record_written_before_the_renames_still_reads() {
     assert_eq!(m.spearman_geodesic, r.order_rho);
     assert_eq!(m.twonn_multiscale_dim, r.twonn_multiscale_dim);
     assert_eq!(bump_analysis::order_rho(&m), r.order_rho);
+    // Every probe's label and metrics read typed too, nulls (NaN) included.
+    let probes = r.representation["probes"].as_object().unwrap();
+    assert_eq!(probes.len(), 7);
+    for (name, p) in probes {
+        let label: bump_analysis::Classification =
+            serde_json::from_value(p["label"].clone()).unwrap();
+        let _: RepresentationMetrics = serde_json::from_value(p["means"].clone()).unwrap();
+        let _: RepresentationMetrics = serde_json::from_value(p["single"].clone()).unwrap();
+        let unmeasured = label.decided_by.iter().filter(|(_, v)| v.is_nan()).count();
+        assert_eq!(
+            unmeasured,
+            if name == "shared_t999" { 2 } else { 0 },
+            "{name}"
+        );
+    }
     // Written again, it uses the new names and reads back to the same record.
     let again = serde_json::to_string(&r).unwrap();
     let v: serde_json::Value = serde_json::from_str(&again).unwrap();
     assert!(v.get("spearman").is_none() && v.get("intrinsic_dim").is_none());
     let back: EvalRecord = serde_json::from_str(&again).unwrap();
     assert_same_bits(&r, &back, "old record rewritten");
+}
+
+#[test]
+fn nan_metrics_survive_their_file() {
+    // JSON has no NaN: serde_json writes `null`, and the records read it back as NaN (before,
+    // such a line could not be read at all, so a run with one could not be resumed).
+    let mut r = common::neutral_record(4);
+    r.condition_signal = f64::NAN;
+    r.order_rho = f64::NAN;
+    r.umap_r2_x = f64::NAN;
+    let out = tmp_dir("records-nan");
+    let run_dir = RunDir::new(&out);
+    run_dir.create().unwrap();
+    run_dir.append_record(&r).unwrap();
+    let text = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    assert!(text.contains("\"condition_signal\":null"), "{text}");
+    let back = run_dir.read_records().unwrap();
+    assert_eq!(back.len(), 1);
+    let b = &back[0];
+    assert!(b.condition_signal.is_nan() && b.order_rho.is_nan() && b.umap_r2_x.is_nan());
+    assert_same_bits(&r, b, "record with NaN metrics");
+    // A string where a number belongs is still refused.
+    let bad = text.replace("\"condition_signal\":null", "\"condition_signal\":\"x\"");
+    assert!(serde_json::from_str::<EvalRecord>(bad.trim()).is_err());
+    let _ = std::fs::remove_dir_all(&out);
 }

@@ -13,15 +13,18 @@ use serde::{Deserialize, Serialize};
 pub struct FactorizationMetrics {
     /// Mean |G_xy| / √(G_xx G_yy) of the metric tensor G = JᵀJ from central differences at
     /// interior grid points: the cosine between the x and y tangent vectors.
+    #[serde(deserialize_with = "crate::serde_nan::f64_or_nan")]
     pub metric_offdiag_ratio: f64,
     /// Mean ‖f(x₁,y₁) + f(x₂,y₂) − f(x₁,y₂) − f(x₂,y₁)‖ / ‖f(x₁,y₁) − f(x₂,y₂)‖ over random
     /// rectangles of the grid.
+    #[serde(deserialize_with = "crate::serde_nan::f64_or_nan")]
     pub parallelogram_error: f64,
     /// Cosines of the principal angles between the top-r subspaces spanned by x-differences and
     /// by y-differences (0: orthogonal), descending; r is the configured rank, or less where a
     /// subspace has lower rank (empty if the activations do not vary along an axis).
     pub principal_cosines: Vec<f64>,
     /// Mean of `principal_cosines`.
+    #[serde(deserialize_with = "crate::serde_nan::f64_or_nan")]
     pub mean_principal_cosine: f64,
 }
 

@@ -80,6 +80,7 @@
 
 pub mod controls;
 mod dimension;
+mod serde_nan;
 mod factor;
 mod matrix;
 mod metrics;

@@ -128,48 +128,63 @@ pub struct RepresentationMetrics {
     /// r₂ₙ₁/rₙ₁ estimate; see [`twonn_multiscale`](crate::twonn_multiscale)): the dimension the
     /// legacy [`classify`](crate::classify) uses and the facade's records report. Written as
     /// `intrinsic_dim` before it was renamed (issue 17); that name still reads.
-    #[serde(alias = "intrinsic_dim")]
+    #[serde(alias = "intrinsic_dim", deserialize_with = "crate::serde_nan::f64_or_nan")]
     pub twonn_multiscale_dim: f64,
     /// Plain TwoNN (r₂/r₁, Facco et al. 2017); unreliable on lattice-sampled points, where it
     /// reads about twice the multiscale value.
+    #[serde(deserialize_with = "crate::serde_nan::f64_or_nan")]
     pub twonn_dim: f64,
     /// Levina–Bickel MLE dimension with k neighbours.
+    #[serde(deserialize_with = "crate::serde_nan::f64_or_nan")]
     pub mle_dim: f64,
     /// Participation ratio of the PCA spectrum.
+    #[serde(deserialize_with = "crate::serde_nan::f64_or_nan")]
     pub participation_ratio: f64,
     /// Explained-variance ratio of the first 10 principal components.
     pub explained_variance_top: Vec<f64>,
     /// Cross-validated ridge-probe R² of x from all features.
+    #[serde(deserialize_with = "crate::serde_nan::f64_or_nan")]
     pub r2_x: f64,
     /// Cross-validated ridge-probe R² of y from all features.
+    #[serde(deserialize_with = "crate::serde_nan::f64_or_nan")]
     pub r2_y: f64,
     /// Cross-validated ridge-probe R² of x from the top PCs.
+    #[serde(deserialize_with = "crate::serde_nan::f64_or_nan")]
     pub r2_x_pcs: f64,
     /// Cross-validated ridge-probe R² of y from the top PCs.
+    #[serde(deserialize_with = "crate::serde_nan::f64_or_nan")]
     pub r2_y_pcs: f64,
     /// Leave-one-out k-NN regression R² of x.
+    #[serde(deserialize_with = "crate::serde_nan::f64_or_nan")]
     pub knn_r2_x: f64,
     /// Leave-one-out k-NN regression R² of y.
+    #[serde(deserialize_with = "crate::serde_nan::f64_or_nan")]
     pub knn_r2_y: f64,
     /// Trustworthiness T(k), true coordinates → activations.
+    #[serde(deserialize_with = "crate::serde_nan::f64_or_nan")]
     pub trustworthiness: f64,
     /// Continuity C(k).
+    #[serde(deserialize_with = "crate::serde_nan::f64_or_nan")]
     pub continuity: f64,
     /// Mean shared fraction of k nearest neighbours.
+    #[serde(deserialize_with = "crate::serde_nan::f64_or_nan")]
     pub knn_overlap: f64,
     /// Spearman ρ of all pairwise Euclidean distances (true centres vs activations). A curved
     /// but ordered sheet saturates well below 1 here. Written as `spearman` before it was
     /// renamed (issue 17: the records' own ρ is the geodesic one); that name still reads.
-    #[serde(alias = "spearman")]
+    #[serde(alias = "spearman", deserialize_with = "crate::serde_nan::f64_or_nan")]
     pub spearman_euclidean: f64,
     /// Spearman ρ between true distances and geodesic distances along the activations' k-NN
     /// graph (NaN if the graph is disconnected): order without requiring flatness. The
     /// classifier uses this one when it is finite.
+    #[serde(deserialize_with = "crate::serde_nan::f64_or_nan")]
     pub spearman_geodesic: f64,
     /// Spearman ρ over pairs that are k-neighbours in true space.
+    #[serde(deserialize_with = "crate::serde_nan::f64_or_nan")]
     pub spearman_local: f64,
     /// Procrustes disparity between the 2D Isomap embedding and the true coordinates (NaN if
     /// the k-NN graph is disconnected).
+    #[serde(deserialize_with = "crate::serde_nan::f64_or_nan")]
     pub procrustes_disparity: f64,
     /// Factorization metrics, when a grid shape was given.
     pub factorization: Option<FactorizationMetrics>,

@@ -30,7 +30,9 @@ impl std::fmt::Display for Phase {
 pub struct Classification {
     /// The phase.
     pub phase: Phase,
-    /// The metric values the rule looked at, by name.
+    /// The metric values the rule looked at, by name (NaN, written as `null`, when a value
+    /// could not be measured).
+    #[serde(deserialize_with = "crate::serde_nan::pairs_or_nan")]
     pub decided_by: Vec<(String, f64)>,
     /// The rule that fired, in words.
     pub reason: String,
