@@ -274,6 +274,15 @@ fn run_local(
         )
         .into());
     }
+    if !report.all_done() {
+        return Err(format!(
+            "stopped on request with {} cell(s) checkpointed and {} not started; run the same \
+             command again to continue",
+            report.interrupted.len(),
+            report.not_started.len()
+        )
+        .into());
+    }
     Ok(())
 }
 
