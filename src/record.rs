@@ -110,9 +110,9 @@ pub struct EvalRecord {
     /// fields of [`bump_analysis::RepresentationMetrics`]), plus `rep_decided_by` (the
     /// representation rule's [`bump_analysis::Classification`]) and `probes` (per probe: name,
     /// kind, timestep, `condition_signal`, `label`, and the metrics of its `means` and of one
-    /// `single` sample). Untyped JSON because NaN values (e.g. a condition signal that one
-    /// sample per condition cannot identify) are written as `null`; docs/outputs.md lists the
-    /// keys.
+    /// `single` sample). Kept as JSON, so a record reads back equal to what was written (NaN
+    /// values, e.g. the shared-noise probe's condition signal, are `null` here); read it typed
+    /// with [`EvalRecord::representation_typed`]. docs/outputs.md lists the keys.
     pub representation: Value,
     /// Per-axis measurements (errors, accuracy at each axis's own tolerance, factorization).
     /// Absent from records written before they existed.
@@ -125,6 +125,51 @@ pub struct EvalRecord {
     /// Topology of layer 4 (`eval.topology`); absent without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topology: Option<TopologyRecord>,
+}
+
+impl EvalRecord {
+    /// [`EvalRecord::representation`], typed. Records of every version read: renamed metrics
+    /// through their serde aliases, `null` as NaN.
+    ///
+    /// # Errors
+    /// The JSON error when `representation` lacks a key or holds a value of the wrong type
+    /// (e.g. a hand-made record with an empty `representation`).
+    pub fn representation_typed(&self) -> serde_json::Result<RepresentationRecord> {
+        RepresentationRecord::deserialize(&self.representation)
+    }
+}
+
+/// The typed form of [`EvalRecord::representation`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RepresentationRecord {
+    /// Every metric of the main probe's per-condition means.
+    #[serde(flatten)]
+    pub metrics: bump_analysis::RepresentationMetrics,
+    /// The representation rule's label of the main probe, and the values that decided it.
+    pub rep_decided_by: bump_analysis::Classification,
+    /// Every probe's outcome, by name (`noise_t999`, `real_t500`, `shared_t999`, …).
+    pub probes: BTreeMap<String, ProbeRecord>,
+}
+
+/// One probe's outcome at one checkpoint, as `representation.probes` holds it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProbeRecord {
+    /// The probe's name.
+    pub name: String,
+    /// The input family.
+    pub kind: crate::probe::ProbeKind,
+    /// The timestep at which layer 4 was read.
+    pub timestep: u32,
+    /// Between-condition share of layer 4's variance (NaN, `null` in JSON, with one input per
+    /// condition).
+    #[serde(deserialize_with = "f64_or_nan")]
+    pub condition_signal: f64,
+    /// The representation label under this probe.
+    pub label: bump_analysis::Classification,
+    /// Metrics of the per-condition means.
+    pub means: bump_analysis::RepresentationMetrics,
+    /// Metrics of one sample per condition.
+    pub single: bump_analysis::RepresentationMetrics,
 }
 
 /// The topology of the main probe's per-condition means at one checkpoint (docs/followup.md):

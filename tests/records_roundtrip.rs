@@ -52,6 +52,20 @@ fn records_returned_by_run_equal_those_read_back_bit_for_bit() {
         assert!(v["order_rho"].is_number() && v["twonn_multiscale_dim"].is_number());
         assert!(v["representation"]["spearman_euclidean"].is_number());
     }
+    // The representation reads typed, and agrees with the record's own fields.
+    for r in &read {
+        let rep = r.representation_typed().unwrap();
+        assert_eq!(rep.metrics.twonn_multiscale_dim, r.twonn_multiscale_dim);
+        assert_eq!(bump_analysis::order_rho(&rep.metrics), r.order_rho);
+        assert_eq!(rep.rep_decided_by.phase, r.rep_phase);
+        // The main probe is one of them: the record's condition signal is its.
+        assert!(rep
+            .probes
+            .values()
+            .any(|p| p.condition_signal == r.condition_signal && p.label == rep.rep_decided_by));
+        assert!(rep.probes.contains_key("shared_t999"));
+        assert!(rep.probes["shared_t999"].condition_signal.is_nan());
+    }
     let _ = std::fs::remove_dir_all(&out);
 }
 
@@ -100,6 +114,11 @@ fn a_record_written_before_the_renames_still_reads() {
     assert_eq!(m.spearman_geodesic, r.order_rho);
     assert_eq!(m.twonn_multiscale_dim, r.twonn_multiscale_dim);
     assert_eq!(bump_analysis::order_rho(&m), r.order_rho);
+    let typed = r.representation_typed().unwrap();
+    assert_eq!(typed.metrics, m);
+    assert_eq!(typed.probes.len(), 7);
+    assert!(typed.probes["shared_t999"].condition_signal.is_nan());
+    assert_eq!(typed.rep_decided_by.phase, r.rep_phase);
     // Every probe's label and metrics read typed too, nulls (NaN) included.
     let probes = r.representation["probes"].as_object().unwrap();
     assert_eq!(probes.len(), 7);
@@ -142,6 +161,8 @@ fn nan_metrics_survive_their_file() {
     let b = &back[0];
     assert!(b.condition_signal.is_nan() && b.order_rho.is_nan() && b.umap_r2_x.is_nan());
     assert_same_bits(&r, b, "record with NaN metrics");
+    // A hand-made record without representation metrics reads, but not typed.
+    assert!(b.representation_typed().is_err());
     // A string where a number belongs is still refused.
     let bad = text.replace("\"condition_signal\":null", "\"condition_signal\":\"x\"");
     assert!(serde_json::from_str::<EvalRecord>(bad.trim()).is_err());
