@@ -109,6 +109,7 @@ pub mod record;
 pub mod reevaluate;
 pub mod report;
 pub mod run_dir;
+pub mod sampler_curve;
 pub mod schedule;
 pub mod seed_curves;
 pub mod snapshot;
