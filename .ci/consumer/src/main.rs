@@ -231,6 +231,10 @@ fn facade() -> AnyResult<()> {
         );
         assert_eq!(serde_json::to_value(returned)?, serde_json::to_value(read)?);
     }
+    for r in &records {
+        let rep = r.representation_typed()?; // typed, renamed metrics included
+        assert_eq!(rep.metrics.twonn_multiscale_dim, r.twonn_multiscale_dim);
+    }
     let summary = run_dir.read_summary()?;
     assert_eq!(summary.steps, 4);
     assert_eq!(
