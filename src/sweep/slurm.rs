@@ -411,7 +411,7 @@ fn absolute(p: &Path) -> Result<PathBuf> {
     std::path::absolute(p).map_err(io_err(p))
 }
 
-/// The job-array batch script for the cells `indices` (sorted, unique; `None`: every cell,
+/// The job-array batch script for the cells `indices` (any order; `None`: every cell,
 /// `--array=0-(n−1)`) of the sweep in `sweep_dir` with `n_cells` cells, each task running
 /// `<exe> cell <sweep_dir> --index $SLURM_ARRAY_TASK_ID` then [`SlurmOptions::cell_args`].
 /// Paths are made absolute (the script may be submitted from anywhere).
@@ -439,11 +439,9 @@ pub fn batch_script(
             n_cells.saturating_sub(1)
         )));
     }
-    if indices.windows(2).any(|w| w[0] >= w[1]) {
-        return Err(Error::Config(format!(
-            "cell indices must be sorted and unique, got {indices:?}"
-        )));
-    }
+    let mut indices = indices.to_vec();
+    indices.sort_unstable();
+    indices.dedup();
     let sig = opts.signal_spec()?;
     let dir = absolute(sweep_dir)?;
     let exe = absolute(exe)?;
@@ -472,7 +470,7 @@ pub fn batch_script(
     line(&format!("#SBATCH --job-name={job_name}"));
     line(&format!(
         "#SBATCH --array={}",
-        array_spec(indices, opts.max_parallel)
+        array_spec(&indices, opts.max_parallel)
     ));
     line("#SBATCH --ntasks=1");
     line(&format!("#SBATCH --cpus-per-task={}", opts.cpus_per_task));
@@ -650,10 +648,12 @@ pub fn submit(
         indices,
         opts,
     )?;
-    let indices: Vec<usize> = match indices {
+    let mut indices: Vec<usize> = match indices {
         Some(i) => i.to_vec(),
         None => (0..sweep.cells.len()).collect(),
     };
+    indices.sort_unstable();
+    indices.dedup();
     let slurm_dir = absolute(&sweep.dir)?.join(SLURM_DIR);
     let logs = slurm_dir.join(LOGS_DIR);
     std::fs::create_dir_all(&logs).map_err(io_err(&logs))?;
@@ -729,6 +729,9 @@ pub struct QueuedTask {
     pub indices: Vec<usize>,
     /// The job id of the task (`%i`, e.g. `123_4`).
     pub job: String,
+    /// The task's own numeric job id (`%A`, `$SLURM_JOB_ID` inside it): what `scancel` and
+    /// `scontrol` take to address exactly this task.
+    pub task_job_id: u64,
     /// The state (`%T`: PENDING, RUNNING, REQUEUED, COMPLETING…).
     pub state: String,
     /// The reason (`%r`), e.g. `Resources`, `BeginTime`, `None`.
@@ -742,9 +745,9 @@ pub struct QueueState {
     pub tasks: Vec<QueuedTask>,
 }
 
-/// The squeue `--format` that [`parse_squeue`] reads: array job id, array index, job id,
-/// state, reason.
-pub const SQUEUE_FORMAT: &str = "%F|%K|%i|%T|%r";
+/// The squeue `--format` that [`parse_squeue`] reads: array job id, array index, job id, the
+/// task's own job id, state, reason.
+pub const SQUEUE_FORMAT: &str = "%F|%K|%i|%A|%T|%r";
 
 impl QueueState {
     /// The cells with a task still in the queue (any state squeue shows: pending, running,
@@ -759,7 +762,7 @@ impl QueueState {
     }
 }
 
-/// Parses `squeue --noheader --array --format='%F|%K|%i|%T|%r'` output ([`SQUEUE_FORMAT`]).
+/// Parses `squeue --noheader --array --format='%F|%K|%i|%A|%T|%r'` output ([`SQUEUE_FORMAT`]).
 pub fn parse_squeue(text: &str) -> Result<QueueState> {
     let mut tasks = Vec::new();
     for (n, raw) in text.lines().enumerate() {
@@ -771,14 +774,18 @@ pub fn parse_squeue(text: &str) -> Result<QueueState> {
             command: "squeue".into(),
             detail: format!(
                 "line {} `{line}`: {why} (expected {SQUEUE_FORMAT}: array job id|array \
-                     index|job id|state|reason)",
+                     index|job id|task job id|state|reason)",
                 n + 1
             ),
         };
-        let f: Vec<&str> = line.splitn(5, '|').collect();
-        let [array, index, job, state, reason] = f.as_slice() else {
-            return Err(fail("not five `|`-separated fields"));
+        let f: Vec<&str> = line.splitn(6, '|').collect();
+        let [array, index, job, task_job, state, reason] = f.as_slice() else {
+            return Err(fail("not six `|`-separated fields"));
         };
+        let task_job_id = task_job
+            .trim()
+            .parse()
+            .map_err(|_| fail("the task's job id is not a number"))?;
         let array_job_id = array
             .trim()
             .parse()
@@ -788,6 +795,7 @@ pub fn parse_squeue(text: &str) -> Result<QueueState> {
             array_job_id,
             indices,
             job: job.trim().to_string(),
+            task_job_id,
             state: state.trim().to_string(),
             reason: reason.trim().to_string(),
         });
@@ -1125,8 +1133,8 @@ mod tests {
             e.contains("cell index 6 is out of range: the sweep has 6 cells (0..=5)"),
             "{e}"
         );
-        let e = config_err(script(Some(&[3, 1]), &opts()));
-        assert!(e.contains("sorted and unique"), "{e}");
+        let s = script(Some(&[3, 1, 3]), &opts()).unwrap();
+        assert!(s.contains("#SBATCH --array=1,3\n"), "sorted, unique: {s}");
     }
 
     #[test]
@@ -1144,10 +1152,10 @@ mod tests {
     #[test]
     fn squeue_output_parses() {
         let text = "\
-41|0|41_0|RUNNING|None
-41|3|41_3|PENDING|Resources
-41|[4-7%2]|41_[4-7%2]|PENDING|JobArrayTaskLimit
-52|N/A|52|COMPLETING|None
+41|0|41_0|42|RUNNING|None
+41|3|41_3|41|PENDING|Resources
+41|[4-7%2]|41_[4-7%2]|41|PENDING|JobArrayTaskLimit
+52|N/A|52|52|COMPLETING|None
 
 ";
         let q = parse_squeue(text).unwrap();
@@ -1158,6 +1166,7 @@ mod tests {
                 array_job_id: 41,
                 indices: vec![3],
                 job: "41_3".into(),
+                task_job_id: 41,
                 state: "PENDING".into(),
                 reason: "Resources".into(),
             }
@@ -1171,9 +1180,10 @@ mod tests {
         assert!(parse_squeue("").unwrap().is_empty());
         assert_eq!(parse_index_field("1,3,5-6"), Some(vec![1, 3, 5, 6]));
         for bad in [
-            "41|0|41_0|RUNNING",
-            "x|0|x_0|RUNNING|None",
-            "41|a|41_a|RUNNING|None",
+            "41|0|41_0|RUNNING|None",
+            "x|0|x_0|1|RUNNING|None",
+            "41|a|41_a|1|RUNNING|None",
+            "41|0|41_0|y|RUNNING|None",
         ] {
             match parse_squeue(bad) {
                 Err(Error::Slurm { detail, .. }) => {
@@ -1270,7 +1280,11 @@ mod tests {
             .contains("--array=1,3\n"));
 
         // --resubmit-failed: cell 1 still queued, nothing done → 0, 2, 3 are submitted.
-        stand_in(&bin, "fake-squeue", "echo '4242|1|4242_1|RUNNING|None'");
+        stand_in(
+            &bin,
+            "fake-squeue",
+            "echo '4242|1|4242_1|4243|RUNNING|None'",
+        );
         let again = resubmit_failed(&sw, Path::new("/bin/x"), &o, false)
             .unwrap()
             .unwrap();
