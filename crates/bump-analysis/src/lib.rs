@@ -80,7 +80,6 @@
 
 pub mod controls;
 mod dimension;
-mod serde_nan;
 mod factor;
 mod matrix;
 mod metrics;
@@ -90,6 +89,7 @@ mod percolation;
 mod phase;
 mod probe;
 mod representation;
+mod serde_nan;
 mod umap;
 
 pub use dimension::{

@@ -128,7 +128,10 @@ pub struct RepresentationMetrics {
     /// r₂ₙ₁/rₙ₁ estimate; see [`twonn_multiscale`](crate::twonn_multiscale)): the dimension the
     /// legacy [`classify`](crate::classify) uses and the facade's records report. Written as
     /// `intrinsic_dim` before it was renamed (issue 17); that name still reads.
-    #[serde(alias = "intrinsic_dim", deserialize_with = "crate::serde_nan::f64_or_nan")]
+    #[serde(
+        alias = "intrinsic_dim",
+        deserialize_with = "crate::serde_nan::f64_or_nan"
+    )]
     pub twonn_multiscale_dim: f64,
     /// Plain TwoNN (r₂/r₁, Facco et al. 2017); unreliable on lattice-sampled points, where it
     /// reads about twice the multiscale value.
