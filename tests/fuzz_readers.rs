@@ -1,6 +1,7 @@
 //! Mutation fuzzing of every reader of untrusted files, over real inputs (docs/reliability.md):
 //! a checkpoint and `metrics.jsonl` and a snapshot from a micro run, the presets
-//! `configs/{quick,paper}.toml` and the run's `config.json`. Mutations: truncations, bit
+//! `configs/{quick,paper}.toml`, the run's `config.json`, and sweep specs (`sweeps/*.toml` and one
+//! with zipped axes), each expanded into its cells when it reads. Mutations: truncations, bit
 //! flips, overwritten and inserted bytes, huge header lengths, other dtypes and shapes in the
 //! safetensors header, invalid UTF-8, torn last lines.
 //!
@@ -10,7 +11,8 @@
 //! truncated `metrics.jsonl` reads as the records before the cut.
 //!
 //! Case counts: `BUMP_FUZZ_CASES` (default 20,000) per cheap reader (configs, records,
-//! snapshots) and a tenth of it for checkpoints (each case writes and reads a ~0.5 MB file);
+//! snapshots) and a tenth of it for checkpoints (each case writes and reads a ~0.5 MB file) and
+//! sweep specs (each case expands up to 30 validated cells);
 //! `BUMP_FUZZ_SEED` changes the seed (default 19). Each reader prints its count and time.
 
 mod common;
@@ -390,4 +392,56 @@ fn snapshot_reader_survives_mutations() {
             }
         },
     );
+}
+
+#[test]
+fn sweep_spec_reader_survives_mutations_and_expands_only_valid_cells() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut inputs = Vec::new();
+    for name in ["density-width.toml", "percolation.toml"] {
+        let text = std::fs::read(root.join("sweeps").join(name)).unwrap();
+        inputs.push((name.to_string(), text, None));
+    }
+    // Zipped axes and a fixed [set] as well (the showcase specs have no [set]).
+    let zipped = b"name = \"zip\"\nbase = \"quick\"\n[set]\n\"train.steps\" = 10\n[axes]\n\
+        \"data.sigma\" = [1.0, 2.0]\n[[zip]]\n\"data.dx\" = [1.0, 2.0]\n\"data.dy\" = [2.0, 1.0]\n";
+    inputs.push(("zip.toml".to_string(), zipped.to_vec(), None));
+    let dir = tmp_dir("fuzz-sweep");
+    std::fs::create_dir_all(&dir).unwrap();
+    let files: Vec<PathBuf> = ["a.toml", "b.toml", "c.toml"]
+        .iter()
+        .map(|n| dir.join(n))
+        .collect();
+    // Each case expands up to a few dozen validated cells: a tenth of the cheap readers' count.
+    let n = (cases() / 10).max(inputs.len());
+    fuzz("sweep spec", inputs, n, move |which, input, bytes| {
+        std::fs::write(&files[which], bytes).unwrap();
+        let spec = match bump_ddpm::sweep::SweepSpec::load(&files[which]) {
+            Ok(spec) => spec,
+            Err(e) => {
+                let msg = e.to_string();
+                assert!(
+                    msg.contains(files[which].to_str().unwrap()) || msg.contains("UTF-8"),
+                    "{msg}"
+                );
+                assert!(bytes != input, "the original must load: {msg}");
+                return "spec error";
+            }
+        };
+        assert!(spec.cell_count() <= bump_ddpm::sweep::MAX_CELLS);
+        match spec.expand() {
+            Ok(cells) => {
+                assert_eq!(cells.len(), spec.cell_count());
+                for c in &cells {
+                    c.config.validate().expect("an expanded cell is valid");
+                }
+                "expands"
+            }
+            Err(e) => {
+                assert!(bytes != input, "the original must expand: {e}");
+                "cell error"
+            }
+        }
+    });
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -213,6 +213,21 @@ fn unknown_and_malformed_keys_are_named() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("unknown preset `quik`"), "{e}");
+    // A grid beyond MAX_CELLS is refused when the spec is read, before any cell is built.
+    let seeds = (0..=bump_ddpm::sweep::MAX_CELLS / 100)
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let lambdas = (1..=100)
+        .map(|i| format!("{}", i as f64 / 100.0))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let e = spec_err(
+        &dir,
+        &format!("[axes]\n\"train.seed\" = [{seeds}]\n\"data.lambda\" = [{lambdas}]\n"),
+    );
+    assert!(e.contains("more than 10000 cells"), "{e}");
+    assert!(e.contains("101 × 100"), "{e}");
 }
 
 #[test]

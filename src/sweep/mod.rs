@@ -32,7 +32,7 @@ pub use cell::{Cell, CellState};
 pub use heatmap::HeatmapSpec;
 pub use local::{run_local, LocalOptions, LocalReport};
 pub use merge::{merge, ResultRow};
-pub use spec::{Axis, Base, SweepSpec};
+pub use spec::{Axis, Base, SweepSpec, MAX_CELLS};
 
 use crate::error::io_err;
 use crate::train::{run, RunOptions, RunOutcome};

@@ -135,6 +135,10 @@ fn axis_values(section: &str, key: &str, value: toml::Value) -> Result<Vec<toml:
     }
 }
 
+/// The most cells one sweep may have (far beyond what a cluster runs; the bound keeps a
+/// mistyped spec from expanding without end).
+pub const MAX_CELLS: usize = 10_000;
+
 impl SweepSpec {
     /// Reads a spec file; a `base_file` is resolved against the file's directory.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
@@ -255,6 +259,27 @@ impl SweepSpec {
                 .map(|j| columns.iter().map(|c| c[j].clone()).collect())
                 .collect();
             axes.push(Axis { keys, points });
+        }
+        // The grid's size is checked here, before anything is allocated per cell: a spec of a
+        // few lines can describe more cells than memory holds (or than usize counts).
+        let mut cells: usize = 1;
+        for a in &axes {
+            cells = cells
+                .checked_mul(a.points.len())
+                .filter(|&c| c <= MAX_CELLS)
+                .ok_or_else(|| {
+                    spec_err(
+                        "axes",
+                        format!(
+                            "the grid has more than {MAX_CELLS} cells (the product of the axis \
+                             lengths {}); split the sweep into several specs",
+                            axes.iter()
+                                .map(|a| a.points.len().to_string())
+                                .collect::<Vec<_>>()
+                                .join(" × ")
+                        ),
+                    )
+                })?;
         }
         Ok(Self {
             name,
