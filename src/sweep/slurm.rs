@@ -14,9 +14,10 @@
 //! cell in the background and waits for it, so that it can pass signals on:
 //!
 //! - the `--signal` of [`SlurmOptions::signal`] (default `B:USR1@120`: SIGUSR1 to the batch
-//!   shell 120 s before the time limit; `scancel --batch --signal=USR1 JOB` sends the same by
-//!   hand) is passed to the cell as SIGUSR2; when the cell then exits with 75 the script runs
-//!   `scontrol requeue $SLURM_JOB_ID`, and the requeued task resumes from the checkpoint;
+//!   shell 120 s before the time limit; `scancel --batch --signal=USR1 <the task's job id>`
+//!   sends the same by hand) is passed to the cell as SIGUSR2; when the cell then exits with 75
+//!   the script runs `scontrol requeue $SLURM_JOB_ID`, and the requeued task resumes from the
+//!   checkpoint;
 //! - SIGTERM (preemption, `scancel`) reaches the cell from Slurm itself; the script passes
 //!   SIGUSR2 too (a second SIGTERM would end the cell without a checkpoint) and keeps the task
 //!   alive until the cell has written it. It does not requeue: Slurm requeues preempted jobs
@@ -1077,7 +1078,8 @@ mod tests {
 
     #[test]
     fn bad_options_are_clear_errors() {
-        let cases: Vec<(fn(&mut SlurmOptions), &str)> = vec![
+        type Change = fn(&mut SlurmOptions);
+        let cases: Vec<(Change, &str)> = vec![
             (|o| o.cpus_per_task = 0, "--slurm-cpus `0`"),
             (|o| o.mem = "4GB".into(), "--slurm-mem `4GB`"),
             (|o| o.mem = "".into(), "--slurm-mem ``"),
@@ -1273,7 +1275,7 @@ mod tests {
         assert_eq!(sub.indices, [1, 3]);
         let args = std::fs::read_to_string(&args_log).unwrap();
         assert_eq!(args.trim(), format!("--parsable {}", sub.script.display()));
-        assert_eq!(submissions(&sw.dir).unwrap(), [sub.clone()]);
+        assert_eq!(submissions(&sw.dir).unwrap(), std::slice::from_ref(&sub));
         assert!(sw.dir.join("slurm/job-4242.sbatch").is_file());
         assert!(std::fs::read_to_string(&sub.script)
             .unwrap()

@@ -37,7 +37,7 @@ use std::sync::{Arc, OnceLock};
 
 /// Exit status of a process whose run stopped on request after writing a checkpoint
 /// ([`Error::Interrupted`](crate::Error::Interrupted)): 75, sysexits' `EX_TEMPFAIL`.
-/// The Slurm batch script of the sweeps (`sweep::slurm`) reads it as "requeue me".
+/// The Slurm batch script of the sweeps ([`crate::sweep::slurm`]) reads it as "requeue me".
 pub const EXIT_INTERRUPTED: u8 = 75;
 
 /// The signals that set the flag installed by [`StopFlag::from_signals`]: SIGTERM (Slurm's
