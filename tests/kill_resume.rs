@@ -12,32 +12,16 @@ mod common;
 use common::{micro_config, records_without_wall, temp_files, tensor_bits, tmp_dir};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const STEPS: u64 = 24;
 
-fn binary() -> PathBuf {
-    // target/<profile>/deps/kill_resume-<hash> → target/<profile>/examples/phase_sweep
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-    let bin = profile_dir
-        .join("examples")
-        .join(format!("phase_sweep{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "{} is missing: `cargo test` builds it; alone, run `cargo build --release --example \
-         phase_sweep` first",
-        bin.display()
-    );
-    bin
-}
-
 /// The micro configuration (24 steps, checkpoints every 4) as a TOML file, and the command
 /// for `out`, with overrides given on the command line as a user would.
 fn command(config: &Path, out: &Path, resume: bool) -> Command {
-    let mut c = Command::new(binary());
+    let mut c = Command::new(common::example_binary("phase_sweep"));
     c.arg("--config")
         .arg(config)
         .args(["--set", &format!("train.steps={STEPS}")])

@@ -14,29 +14,12 @@ mod common;
 
 use bump_ddpm::sweep::{slurm, Sweep};
 use common::{micro_config, records_without_wall, tensor_bits, tmp_dir};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Longest wait for the whole Slurm sweep.
 const TIMEOUT: Duration = Duration::from_secs(600);
-
-fn sweep_binary() -> PathBuf {
-    // target/<profile>/deps/slurm_sweep-<hash> → target/<profile>/examples/sweep
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .join("examples")
-        .join(format!("sweep{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "{} is missing: run `cargo build --release --example sweep` first",
-        bin.display()
-    );
-    bin
-}
 
 fn run_ok(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();
@@ -116,7 +99,7 @@ base_file = "base.toml"
 "#,
     )
     .unwrap();
-    let exe = sweep_binary();
+    let exe = common::example_binary("sweep");
     let spec = dir.join("micro.toml");
 
     // Local reference.

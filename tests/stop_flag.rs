@@ -108,28 +108,10 @@ fn flag_stopped_runs_resume_bit_identical() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
-fn binary() -> PathBuf {
-    // target/<profile>/deps/stop_flag-<hash> → target/<profile>/examples/phase_sweep
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .join("examples")
-        .join(format!("phase_sweep{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "{} is missing: `cargo test` builds it; alone, run `cargo build --release --example \
-         phase_sweep` first",
-        bin.display()
-    );
-    bin
-}
-
 const STEPS: u64 = 100;
 
 fn command(config: &Path, out: &Path, resume: bool) -> Command {
-    let mut c = Command::new(binary());
+    let mut c = Command::new(common::example_binary("phase_sweep"));
     // One thread: fast on a loaded machine (the bits do not depend on the thread count).
     c.env("RAYON_NUM_THREADS", "1")
         .env("CANDLE_NUM_THREADS", "1")

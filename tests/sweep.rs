@@ -14,7 +14,7 @@ use bump_ddpm::sweep::{
     Sweep, SweepSpec,
 };
 use common::{micro_config, quiet, tmp_dir};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// A spec over the micro configuration (written next to it as `base.toml`).
 fn spec_in(dir: &Path, body: &str) -> SweepSpec {
@@ -284,24 +284,6 @@ fn a_cell_runs_resumes_and_is_then_skipped() {
     assert!(e.contains("--index 1 is out of range"), "{e}");
 }
 
-/// `target/<profile>/examples/sweep`, next to this test's `deps/` directory.
-fn sweep_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .join("examples")
-        .join("sweep");
-    assert!(
-        bin.exists(),
-        "{} is missing: `cargo test` builds it; alone, run `cargo build --release --example \
-         sweep`",
-        bin.display()
-    );
-    bin
-}
-
 #[test]
 fn micro_sweep_local_backend_twice_then_deterministic_merge_and_heatmap() {
     let dir = tmp_dir("sweep-local");
@@ -311,7 +293,7 @@ fn micro_sweep_local_backend_twice_then_deterministic_merge_and_heatmap() {
     );
     let out = dir.join("out");
     let sweep = Sweep::create(&spec, &out).unwrap();
-    let bin = sweep_binary();
+    let bin = common::example_binary("sweep");
 
     // A wrapper that fails cell 1 and runs the others: a failure stops nothing else.
     let wrapper = dir.join("fail-one.sh");
@@ -557,7 +539,7 @@ fn a_stop_request_checkpoints_the_running_cells_and_a_rerun_resumes_them() {
         "[set]\n\"train.steps\" = 24\n[axes]\n\"train.seed\" = [0]\n",
     );
     let sweep = Sweep::create(&spec, dir.join("out")).unwrap();
-    let mut opts = LocalOptions::new(sweep_binary());
+    let mut opts = LocalOptions::new(common::example_binary("sweep"));
     opts.progress = false;
     let flag = bump_ddpm::train::stop::StopFlag::new();
     opts.stop = Some(flag.clone());
@@ -603,7 +585,7 @@ fn the_command_line_plans_reports_status_and_merges_without_training() {
         &dir,
         "[axes]\n\"data.sigma\" = [1.0, -2.0]\n\"train.seed\" = [0, 1]\n",
     );
-    let bin = sweep_binary();
+    let bin = common::example_binary("sweep");
     let run = |args: &[&std::ffi::OsStr]| {
         let out = std::process::Command::new(&bin)
             .args(args)

@@ -149,3 +149,23 @@ pub fn neutral_record(step: u64) -> bump_ddpm::record::EvalRecord {
     }))
     .expect("record JSON")
 }
+
+/// The example binary `name` of this build: `target/<profile>/examples/<name>`, next to the
+/// test's own `target/<profile>/deps/`. `cargo test` builds every example first; a test run
+/// alone (`--test X`) needs `cargo build --release --example <name>` before.
+pub fn example_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "{} is missing: `cargo test` builds it; alone, run `cargo build --release --example \
+         {name}` first",
+        bin.display()
+    );
+    bin
+}
