@@ -743,7 +743,10 @@ pub fn plot_curve(
     for ((title, get, get_row), area) in panels.iter().zip(&areas) {
         // Each panel's own range, with room below the lowest point for the legend.
         let lo = points.iter().map(get).fold(1.0f64, f64::min);
-        let y_lo = ((lo - (0.5 * (1.0 - lo)).max(0.02)) * 100.0).floor().max(0.0) / 100.0;
+        let y_lo = ((lo - (0.5 * (1.0 - lo)).max(0.02)) * 100.0)
+            .floor()
+            .max(0.0)
+            / 100.0;
         let y_range = y_lo..1.0 + (1.0 - y_lo) * 0.04;
         let mut chart = ChartBuilder::on(area)
             .caption(*title, ("sans-serif", 18))
