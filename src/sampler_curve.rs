@@ -569,8 +569,8 @@ pub fn run_curve(
     let (rows, reference) = summarize(&points);
     let table = out.join(TABLE);
     let header = format!(
-        "Run `{}`, step {}, {} weights; {} conditions per point, {} seed(s) per sampler; \
-         scorer τ = {} px, tight τ = {} px.",
+        "Run `{}`, step {}, {} weights; {} conditions per point, at least {} seed(s) per \
+         sampler (column `seeds`); scorer τ = {} px, tight τ = {} px.",
         run.root().display(),
         p.step,
         p.weights.as_str(),
