@@ -287,9 +287,20 @@ pub fn train_selected(
             p.config.data.describe(),
             status(p)?
         );
-        if let Some(summary) = execute(p, &opts, resolved.resume)?.and_then(|o| o.summary) {
+        let Some(outcome) = execute(p, &opts, resolved.resume)? else {
+            continue;
+        };
+        if let Some(summary) = &outcome.summary {
+            // The further evaluation sets too: in some experiments (stripes' `sos`) one of them,
+            // not the bump-scored main set, is what the run is judged by.
+            let sets: String = outcome.records.last().map_or_else(String::new, |r| {
+                r.sets
+                    .iter()
+                    .map(|(name, s)| format!(", set {name} {:.1} %", 100.0 * s.accuracy))
+                    .collect()
+            });
             eprintln!(
-                "    final accuracy {:.1} %, wall time {:.0} s",
+                "    final accuracy {:.1} %{sets}, wall time {:.0} s",
                 100.0 * summary.final_accuracy,
                 summary.wall_s
             );

@@ -88,16 +88,21 @@ fn verdict_of(s: &mut String, c: &Comparison, variant: Variant) {
         .min_by(|a, b| a.1.total_cmp(&b.1));
     let _ = write!(s, "**{}** — {what}: ", variant.name());
     for f in &mine {
+        if f.final_accuracy.n == 0 {
+            let _ = write!(s, "f = {}: no finished run. ", f.fraction);
+            continue;
+        }
         let _ = write!(
             s,
-            "f = {}: final 2D accuracy {}, {} 2D images shown before {level:.0} %. ",
+            "f = {}: final 2D accuracy {}, {}. ",
             f.fraction,
             f.final_accuracy
                 .mean
                 .map_or_else(|| "–".into(), |v| format!("{:.0} %", 100.0 * v)),
-            f.examples_to_level
-                .mean
-                .map_or_else(|| "never reached".into(), |v| format!("{v:.0}")),
+            f.examples_to_level.mean.map_or_else(
+                || format!("{level:.0} % not reached"),
+                |v| format!("{v:.0} 2D images shown before {level:.0} %")
+            ),
         );
     }
     let _ = write!(
