@@ -27,6 +27,8 @@ pub struct Evaluator<'a> {
     sample_seeds: Vec<u64>,
     probes: Vec<Probe>,
     score: ScoreConfig,
+    /// The SOS scorer matched to the rendering, for sets whose target is `sum_of_stripes`.
+    sos_score: StripeScoreConfig,
     eval_model: UNet,
     sets: Vec<ConditionSet>,
 }
@@ -146,6 +148,10 @@ impl<'a> Evaluator<'a> {
             sample_seeds,
             probes,
             score: cfg.data.score_config(),
+            sos_score: StripeScoreConfig::for_render(
+                &cfg.data.render_config(),
+                Pattern::SumOfStripes,
+            ),
             eval_model,
             sets,
         })
@@ -176,12 +182,13 @@ impl<'a> Evaluator<'a> {
                 let score = match set.target {
                     Pattern::SumOfStripes => {
                         let samples = self.sample(net, &set.cond, &set.seeds)?;
-                        let cfg = StripeScoreConfig::for_render(
-                            &self.cfg.data.render_config(),
-                            Pattern::SumOfStripes,
-                        );
                         let targets = self.pixel_targets(&set.coords);
-                        SetScore::of_sos(&bump_data::score_sos_batch(&samples, n, &targets, &cfg)?)
+                        SetScore::of_sos(&bump_data::score_sos_batch(
+                            &samples,
+                            n,
+                            &targets,
+                            &self.sos_score,
+                        )?)
                     }
                     _ => SetScore::of(&self.generate(net, &set.coords, &set.cond, &set.seeds)?.1),
                 };

@@ -11,30 +11,20 @@ use bump_ddpm::train::RunOptions;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Tiny model, 16×16 canvas, 12 steps, checkpoints every 4 (as tests/pipeline.rs).
+/// Tiny model, 16×16 canvas, 12 steps, checkpoints every 4 (as tests/pipeline.rs): the quick
+/// preset made micro by [`make_micro`], on a 2-px lattice, evaluated every 3 px.
 pub fn micro_config() -> ExperimentConfig {
     let mut cfg = ExperimentConfig::quick();
-    cfg.name = "micro".into();
-    cfg.data.n = 16;
+    make_micro(&mut cfg, "micro");
     cfg.data.dx = 2.0;
     cfg.data.dy = 2.0;
-    cfg.model = bump_ddpm::unet::UNetConfig::tiny();
     cfg.train.steps = 12;
-    cfg.train.batch = 8;
-    cfg.train.warmup = 2;
-    cfg.train.checkpoints = CheckpointSchedule {
-        log_spaced: false,
-        every: 4,
-        ..CheckpointSchedule::default()
-    };
-    cfg.eval.sampler = SamplerConfig::ddim(3).with_clip_sample(Some((-1.0, 1.0)));
     cfg.eval.centres = CentreSet {
         dx: 3.0,
         dy: 3.0,
         offset: [1.0, 1.0],
         region: None,
     };
-    cfg.eval.k = 5;
     cfg.eval.snapshots = 3;
     cfg
 }
