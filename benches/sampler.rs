@@ -80,6 +80,7 @@ fn cases(full: bool) -> Vec<Case> {
 
 fn bench(c: &mut Criterion) {
     bump_ddpm::unet::alloc::keep_freed_memory();
+    eprintln!("{}", bump_ddpm::unet::ops::isa_report());
     let full = std::env::var("BUMP_BENCH_FULL").is_ok_and(|v| v == "1");
     let schedule = NoiseSchedule::new(&ExperimentConfig::quick().diffusion).unwrap();
     let mut g = c.benchmark_group("sampler");

@@ -20,6 +20,7 @@ static GLOBAL: bump_ddpm::unet::alloc::MiMalloc = bump_ddpm::unet::alloc::MiMall
 
 fn bench(c: &mut Criterion) {
     bump_ddpm::unet::alloc::keep_freed_memory();
+    eprintln!("{}", bump_ddpm::unet::ops::isa_report());
     let full = std::env::var("BUMP_BENCH_FULL").is_ok_and(|v| v == "1");
     let quick = ExperimentConfig::quick();
     let schedule = NoiseSchedule::new(&quick.diffusion).unwrap();

@@ -13,6 +13,7 @@
 use bump_ddpm::config::ExperimentConfig;
 use bump_ddpm::diffusion::gaussian_noise;
 use bump_ddpm::optim::{optimizer_step, AdamW, Ema};
+use bump_ddpm::unet::ops::{self, Isa};
 use bump_ddpm::unet::{save_checkpoint, CheckpointMeta, UNet, UNetConfig};
 use candle_core::{Device, Tensor};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -39,6 +40,23 @@ enum Preset {
     Quick,
     /// `UNetConfig::paper()` (20.1M parameters).
     Paper,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum MaxIsa {
+    Baseline,
+    Avx2,
+    Avx512,
+}
+
+impl From<MaxIsa> for Isa {
+    fn from(m: MaxIsa) -> Self {
+        match m {
+            MaxIsa::Baseline => Isa::Baseline,
+            MaxIsa::Avx2 => Isa::Avx2Fma,
+            MaxIsa::Avx512 => Isa::Avx512,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -111,6 +129,10 @@ enum Cmd {
         /// Timed iterations.
         #[arg(long, default_value_t = 3)]
         iters: usize,
+        /// Cap the instruction set of our CPU kernels (A/B on one machine; gemm's own choice
+        /// is not affected).
+        #[arg(long, value_enum)]
+        max_isa: Option<MaxIsa>,
     },
 }
 
@@ -138,10 +160,13 @@ fn main() -> Result<()> {
             batch,
             warmup,
             iters,
+            max_isa,
         } => {
             if batch == 0 || iters == 0 {
                 return Err("--batch and --iters must be > 0".into());
             }
+            ops::set_max_isa(max_isa.map(Isa::from));
+            eprintln!("{}", ops::isa_report());
             let secs = time(&model, what, batch, warmup, iters)?;
             let flops = model.config()?.forward_flops(32, 32);
             let line = serde_json::json!({
@@ -152,6 +177,9 @@ fn main() -> Result<()> {
                 "threads": rayon_threads(),
                 // Convolutions and attention matmuls of one 32×32 forward pass.
                 "forward_flops_per_image": flops,
+                // The instruction-set paths taken (`ops::isa_report`).
+                "kernel_isa": ops::kernel_isa().name(),
+                "gemm_isa": ops::gemm_isa().name(),
                 "seconds": secs,
             });
             println!("{line}");

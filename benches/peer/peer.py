@@ -2,6 +2,7 @@
 
     python benches/peer/peer.py fixture            # rewrite tests/fixtures/peer/*.safetensors
     python benches/peer/peer.py time --checkpoint tiny.safetensors --what forward --batch 64
+    python benches/peer/peer.py time --checkpoint tiny.safetensors --compile   # torch.compile
 
 `time` prints one JSON line, the same shape as `cargo run --example unet_timing -- time`.
 The inputs are built the same way on both sides (shapes, value ranges, t and conditions); the
@@ -38,48 +39,61 @@ def inputs(b: int, seed: int = 0):
     return x, t, cond, target
 
 
-def time_model(model: BumpUNet, what: str, b: int, warmup: int, iters: int) -> list[float]:
+def time_model(model: BumpUNet, what: str, b: int, warmup: int, iters: int,
+               compile_model: bool = False) -> tuple[list[float], list[float]]:
+    """Times `iters` calls after `warmup` untimed ones; returns (timed, warm-up) seconds.
+
+    With `compile_model` the network (forward, and in training its backward through
+    AOTAutograd) runs as `torch.compile(model)` (inductor, the default backend); the first
+    warm-up call compiles it, so its time is reported apart and never counted."""
     x, t, cond, target = inputs(b)
-    secs = []
+    secs, warm = [], []
+    params = [p for p in model.parameters()]
     if what == "forward":
         model.eval()
+    else:
+        model.train()
+    # Compiled after the mode switch, so that the graph is traced in the mode it runs in.
+    net = torch.compile(model) if compile_model else model
+    if what == "forward":
         with torch.inference_mode():
             for i in range(warmup + iters):
                 start = time.perf_counter()
-                model(x, t, cond)
-                if i >= warmup:
-                    secs.append(time.perf_counter() - start)
+                net(x, t, cond)
+                (secs if i >= warmup else warm).append(time.perf_counter() - start)
     else:
-        model.train()
-        params = [p for p in model.parameters()]
         opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.0)
         ema = [p.detach().clone() for p in params]
         for i in range(warmup + iters):
             start = time.perf_counter()
             opt.zero_grad(set_to_none=True)
-            loss = torch.nn.functional.mse_loss(model(x, t, cond), target)
+            loss = torch.nn.functional.mse_loss(net(x, t, cond), target)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             with torch.no_grad():
                 torch._foreach_lerp_(ema, [p.detach() for p in params], 1.0 - 0.995)
-            if i >= warmup:
-                secs.append(time.perf_counter() - start)
-    return secs
+            (secs if i >= warmup else warm).append(time.perf_counter() - start)
+    return secs, warm
 
 
 def cmd_time(args):
     torch.set_num_threads(args.threads)
     model, _ = load_checkpoint(args.checkpoint)
-    secs = time_model(model, args.what, args.batch, args.warmup, args.iters)
+    # A compiled model needs a second untimed call: the first compiles, and the second can
+    # still recompile (guards on the inputs are specialised after the first call).
+    warmup = max(args.warmup, 2) if args.compile else args.warmup
+    secs, warm = time_model(model, args.what, args.batch, warmup, args.iters, args.compile)
     print(json.dumps({
-        "impl": "pytorch",
+        "impl": "pytorch-compile" if args.compile else "pytorch",
         "model": args.checkpoint,
         "what": args.what,
         "batch": args.batch,
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "seconds": secs,
+        # Untimed warm-up calls (with --compile the first one includes compilation).
+        "warmup_seconds": warm,
     }))
 
 
@@ -181,6 +195,9 @@ def main():
     t.add_argument("--warmup", type=int, default=1)
     t.add_argument("--iters", type=int, default=3)
     t.add_argument("--threads", type=int, default=int(os.environ.get("RAYON_NUM_THREADS", "2")))
+    t.add_argument("--compile", action="store_true",
+                   help="time torch.compile(model) (inductor, CPU; needs a C++ compiler); "
+                        "at least 2 untimed warm-up calls")
     t.set_defaults(run=cmd_time)
     args = p.parse_args()
     args.run(args)

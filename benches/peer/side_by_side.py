@@ -1,13 +1,17 @@
-"""Ours (candle + bump-unet kernels) against the PyTorch peer, interleaved A B A B.
+"""Ours (candle + bump-unet kernels) against the PyTorch peer, eager and `torch.compile`d,
+interleaved.
 
     python benches/peer/side_by_side.py                 # every case, 2 rounds
     python benches/peer/side_by_side.py --cases tiny    # only the tiny-preset cases
+    python benches/peer/side_by_side.py --no-compile    # eager PyTorch only (no C++ compiler)
 
-Each measurement is a fresh process (ours: `examples/unet_timing`, PyTorch: `peer.py time`)
-with the same thread count (RAYON_NUM_THREADS / torch.set_num_threads), one warm-up iteration
-and `--iters` timed ones, on the same weights (exported by the Rust side). Rounds alternate the
-two implementations so that drifts in machine load hit both. The table gives the median time
-per call and the speed-up = PyTorch median / our median (> 1: ours is faster).
+Each measurement is a fresh process (ours: `examples/unet_timing`, PyTorch: `peer.py time`,
+compiled: `peer.py time --compile`) with the same thread count (RAYON_NUM_THREADS /
+torch.set_num_threads), untimed warm-up calls (one; two for the compiled model, whose first
+call compiles it: compilation is never counted) and `--iters` timed ones, on the same weights
+(exported by the Rust side). Each round runs the implementations in a rotated order so that
+drifts in machine load hit all of them. The table gives the median time per call and the
+speed-ups = PyTorch median / our median (> 1: ours is faster), against eager and compiled.
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ def main():
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--cases", choices=["all", "tiny", "paper"], default="all")
     p.add_argument("--json", type=Path, help="also write every measurement here")
+    p.add_argument("--no-compile", action="store_true",
+                   help="skip the torch.compile (inductor) column")
     args = p.parse_args()
 
     if not BIN.exists():
@@ -65,38 +71,58 @@ def main():
 
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {args.threads} threads, "
           f"torch {torch.__version__}, load average {os.getloadavg()[0]:.2f}", file=sys.stderr)
+    impls = ["candle", "pytorch"] + ([] if args.no_compile else ["pytorch-compile"])
     rows, raw = [], []
     for preset, what, batch, iters in cases:
-        times = {"candle": [], "pytorch": []}
+        times = {name: [] for name in impls}
+        compile_s = []
         flops = None
         for r in range(args.rounds):
-            ours = [str(BIN), "time", "--preset", preset, "--what", what, "--batch", str(batch),
-                    "--iters", str(iters)]
             peer = [sys.executable, str(PEER), "time", "--checkpoint", str(ckpt_dir / f"{preset}.safetensors"),
                     "--what", what, "--batch", str(batch), "--iters", str(iters), "--threads", str(args.threads)]
-            # A B in even rounds, B A in odd ones.
-            order = [("candle", ours), ("pytorch", peer)]
-            if r % 2 == 1:
-                order.reverse()
-            for name, cmd in order:
-                res = run_json(cmd, env)
+            cmds = {
+                "candle": [str(BIN), "time", "--preset", preset, "--what", what, "--batch", str(batch),
+                           "--iters", str(iters)],
+                "pytorch": peer,
+                "pytorch-compile": peer + ["--compile"],
+            }
+            # Round r starts with implementation r mod n (A B C, B C A, ...).
+            order = impls[r % len(impls):] + impls[:r % len(impls)]
+            for name in order:
+                res = run_json(cmds[name], env)
                 times[name].extend(res["seconds"])
+                if name == "pytorch-compile":
+                    compile_s.append(res["warmup_seconds"][0])
                 flops = res.get("forward_flops_per_image", flops)
                 raw.append(dict(res, case=f"{preset}/{what}/{batch}", round=r))
-        ours_s = statistics.median(times["candle"])
-        peer_s = statistics.median(times["pytorch"])
+        med = {name: statistics.median(v) for name, v in times.items()}
         # A training step is counted as 3 forward passes (forward, input and weight gradients).
         work = batch * flops * (3 if what == "train" else 1)
-        rows.append((preset, what, batch, ours_s, peer_s, work))
-        print(f"  {preset} {what} B={batch}: ours {ours_s:.3f} s, PyTorch {peer_s:.3f} s, "
-              f"speed-up {peer_s / ours_s:.2f}", file=sys.stderr)
+        rows.append((preset, what, batch, med, work))
+        line = (f"  {preset} {what} B={batch}: ours {med['candle']:.3f} s, PyTorch {med['pytorch']:.3f} s "
+                f"(speed-up {med['pytorch'] / med['candle']:.2f})")
+        if "pytorch-compile" in med:
+            line += (f", compiled {med['pytorch-compile']:.3f} s (speed-up "
+                     f"{med['pytorch-compile'] / med['candle']:.2f}; first call incl. compilation "
+                     f"{statistics.median(compile_s):.1f} s, not counted)")
+        print(line, file=sys.stderr)
 
-    print("| preset | pass | batch | ours (s) | PyTorch (s) | ours img/s | PyTorch img/s "
-          "| ours GFLOP/s | PyTorch GFLOP/s | speed-up (PyTorch / ours) |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for preset, what, batch, o, t, work in rows:
-        print(f"| {preset} | {what} | {batch} | {o:.3f} | {t:.3f} | {batch / o:.1f} | {batch / t:.1f} "
-              f"| {work / o * 1e-9:.1f} | {work / t * 1e-9:.1f} | {t / o:.2f}× |")
+    compiled = "pytorch-compile" in impls
+    head = "| preset | pass | batch | ours (s) | PyTorch eager (s) |"
+    head += " PyTorch compiled (s) |" if compiled else ""
+    head += " ours GFLOP/s | eager GFLOP/s |" + (" compiled GFLOP/s |" if compiled else "")
+    head += " speed-up vs eager |" + (" speed-up vs compiled |" if compiled else "")
+    print(head)
+    print("|" + " --- |" * (head.count("|") - 1))
+    for preset, what, batch, med, work in rows:
+        o, t = med["candle"], med["pytorch"]
+        c = med.get("pytorch-compile")
+        line = f"| {preset} | {what} | {batch} | {o:.3f} | {t:.3f} |"
+        line += f" {c:.3f} |" if compiled else ""
+        line += f" {work / o * 1e-9:.1f} | {work / t * 1e-9:.1f} |"
+        line += f" {work / c * 1e-9:.1f} |" if compiled else ""
+        line += f" {t / o:.2f}× |" + (f" {c / o:.2f}× |" if compiled else "")
+        print(line)
     print(f"\nload average after the run: {os.getloadavg()[0]:.2f}")
     if args.json:
         args.json.write_text(json.dumps(raw, indent=1))

@@ -4,7 +4,8 @@
 //! `cargo bench -p bump-unet --bench ops` (set `RAYON_NUM_THREADS` to the core count).
 //! `BUMP_BENCH_BATCH` sets the batch (default 16). Conv throughput is reported in FLOP/s
 //! (criterion's "elem/s"), counting one multiply-add as 2 FLOPs and the backward as 2× the
-//! forward.
+//! forward. The GroupNorm and softmax kernels also run capped at AVX2+FMA (`custom_avx2`) when
+//! the CPU has AVX-512, to compare the two paths on one machine; the ISA report is printed first.
 
 use bump_unet::ops;
 use candle_core::{Device, Result, Tensor, Var};
@@ -44,6 +45,7 @@ fn bench_pair(
     group_name: &str,
     inputs: &[Tensor],
     fwd_flops: u64,
+    capped_too: bool,
     custom: OpFn,
     stock: OpFn,
 ) {
@@ -55,7 +57,21 @@ fn bench_pair(
         .iter()
         .map(|t| Var::from_tensor(t).expect("var"))
         .collect();
-    for (name, f) in [("custom", &custom), ("stock", &stock)] {
+    // The AVX2-capped run only where it differs from the default one.
+    let capped = if ops::detected_isa() > ops::Isa::Avx2Fma && capped_too {
+        vec![ops::Isa::Avx2Fma]
+    } else {
+        vec![]
+    };
+    for (name, f, cap) in [("custom", &custom, None), ("stock", &stock, None)]
+        .into_iter()
+        .chain(
+            capped
+                .into_iter()
+                .map(|c| ("custom_avx2", &custom, Some(c))),
+        )
+    {
+        ops::set_max_isa(cap);
         if fwd_flops > 0 {
             g.throughput(Throughput::Elements(fwd_flops));
         }
@@ -69,11 +85,13 @@ fn bench_pair(
             b.iter(|| fwd_bwd(&vars, f.as_ref()).expect("fwd_bwd"))
         });
     }
+    ops::set_max_isa(None);
     g.finish();
 }
 
 fn conv_benches(c: &mut Criterion) {
     bump_unet::alloc::keep_freed_memory();
+    eprintln!("{}", ops::isa_report());
     let b = batch();
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     // (c_in, c_out, size, k, padding, stride): the tiny UNet's level-1/2 convs, its stride-2
@@ -94,6 +112,7 @@ fn conv_benches(c: &mut Criterion) {
             &format!("conv2d_{ci}to{co}_k{k}s{stride}_{s}x{s}_b{b}"),
             &[x, w, bias],
             flops,
+            false,
             Box::new(move |t| ops::conv2d(&t[0], &t[1], Some(&t[2]), pad, stride)),
             Box::new(move |t| ops::conv2d_stock(&t[0], &t[1], Some(&t[2]), pad, stride)),
         );
@@ -113,6 +132,7 @@ fn norm_benches(c: &mut Criterion) {
             &format!("group_norm_silu_c{ch}_{s}x{s}_b{b}"),
             &ins,
             0,
+            true,
             Box::new(|t| ops::group_norm_silu(&t[0], 8, &t[1], &t[2], 1e-5)),
             Box::new(|t| ops::group_norm_silu_stock(&t[0], 8, &t[1], &t[2], 1e-5)),
         );
@@ -121,6 +141,7 @@ fn norm_benches(c: &mut Criterion) {
             &format!("group_norm_c{ch}_{s}x{s}_b{b}"),
             &ins,
             0,
+            true,
             Box::new(|t| ops::group_norm(&t[0], 8, &t[1], &t[2], 1e-5)),
             Box::new(|t| ops::group_norm_stock(&t[0], 8, &t[1], &t[2], 1e-5)),
         );
@@ -131,8 +152,20 @@ fn norm_benches(c: &mut Criterion) {
         &format!("upsample2x_c64_16x16_b{b}"),
         &[x],
         0,
+        false,
         Box::new(|t| ops::upsample_nearest2x(&t[0])),
         Box::new(|t| ops::upsample_nearest2x_stock(&t[0])),
+    );
+    // Attention scores of the paper preset's 16×16 level: (B, heads, N, N), N = 256.
+    let s = rand_tensor(&mut rng, &[b, 4, 256, 256]);
+    bench_pair(
+        c,
+        &format!("scaled_softmax_4x256x256_b{b}"),
+        &[s],
+        0,
+        true,
+        Box::new(|t| ops::scaled_softmax_last_dim(&t[0], 0.125)),
+        Box::new(|t| ops::scaled_softmax_last_dim_stock(&t[0], 0.125)),
     );
 }
 

@@ -109,6 +109,7 @@ fn bench_preset(c: &mut Criterion, name: &str, cfg: &UNetConfig, cases: &[(usize
 
 fn unet_benches(c: &mut Criterion) {
     bump_unet::alloc::keep_freed_memory();
+    eprintln!("{}", ops::isa_report());
     if flag("BUMP_BENCH_FULL") {
         let all = [(64, true), (256, true)];
         bench_preset(c, "tiny", &UNetConfig::tiny(), &all);

@@ -7,7 +7,8 @@
 //! [`set_custom_cpu_kernels`]`(false)`, they run the stock candle compositions (`*_stock`, also
 //! the references the kernels are tested against). Non-contiguous inputs are copied once.
 //! The kernels run on candle's CPU worker pool; their results, gradients included, are
-//! bit-reproducible for a given thread count. The model code calls only these functions, so
+//! bit-reproducible for a given thread count and instruction-set path ([`isa_report`] says
+//! which path each kernel takes; [`set_max_isa`] caps ours). The model code calls only these functions, so
 //! the kernels can change without touching the model. See docs/performance.md.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -15,11 +16,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use candle_core::{Result, Tensor, D};
 
 mod conv;
+mod isa;
 mod norm;
 mod par;
 mod resblock;
 mod softmax;
 mod upsample;
+
+pub use isa::{
+    detected_isa, gemm_isa, isa_report, kernel_isa, set_max_isa, Isa, IsaReport,
+    GEMM_X86_V4_COMPILED,
+};
 
 use conv::{cpu_f32, Conv2dOp, ConvGeom};
 use norm::GroupNormOp;

@@ -3,16 +3,23 @@
 //! One task per (image, group) slice of N = (C/G)·H·W contiguous values. The forward pass reads
 //! the slice three times (mean, variance, output); the backward pass recomputes the statistics
 //! and makes two more passes (per-channel sums, then the input gradient). Inner loops are
-//! branch-free over contiguous slices with 8-lane accumulators so they vectorise; on x86-64 they
-//! are compiled a second time with AVX2 and picked at run time.
+//! branch-free over contiguous slices with lane accumulators so they vectorise; on x86-64 they
+//! are compiled again for AVX2+FMA (8 lanes, as the baseline) and AVX-512F (16 lanes, one zmm
+//! register per accumulator), and the path is picked at run time ([`super::isa`]). The 16-lane
+//! sums add in another order, so the AVX-512 path agrees with the others to rounding, not bits.
 
 use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
 use super::par::{chunk_ranges_vec, chunked_vec};
 
 use super::conv::contiguous_f32;
+use super::isa::{kernel_isa, Isa};
 
+/// Accumulator lanes of the baseline and AVX2 paths (one ymm register).
 const LANES: usize = 8;
+/// Accumulator lanes of the AVX-512 path (one zmm register).
+#[cfg(target_arch = "x86_64")]
+const LANES_512: usize = 16;
 
 /// `e^x` to about 2e-7 relative error for x in [-87, 88] (clamped outside), branch-free so that
 /// loops calling it vectorise (libm's `expf` does not).
@@ -41,9 +48,9 @@ fn sigmoid(v: f32) -> f32 {
 }
 
 #[inline(always)]
-fn lane_sum(xs: &[f32]) -> f32 {
-    let mut acc = [0f32; LANES];
-    let chunks = xs.chunks_exact(LANES);
+fn lane_sum<const L: usize>(xs: &[f32]) -> f32 {
+    let mut acc = [0f32; L];
+    let chunks = xs.chunks_exact(L);
     let rest: f32 = chunks.remainder().iter().sum();
     for c in chunks {
         for (a, v) in acc.iter_mut().zip(c) {
@@ -54,9 +61,9 @@ fn lane_sum(xs: &[f32]) -> f32 {
 }
 
 #[inline(always)]
-fn lane_sq_dev(xs: &[f32], mean: f32) -> f32 {
-    let mut acc = [0f32; LANES];
-    let chunks = xs.chunks_exact(LANES);
+fn lane_sq_dev<const L: usize>(xs: &[f32], mean: f32) -> f32 {
+    let mut acc = [0f32; L];
+    let chunks = xs.chunks_exact(L);
     let rest: f32 = chunks
         .remainder()
         .iter()
@@ -72,10 +79,10 @@ fn lane_sq_dev(xs: &[f32], mean: f32) -> f32 {
 
 /// Mean and 1/sqrt(var + eps) of one slice (two-pass, biased variance).
 #[inline(always)]
-fn stats(xs: &[f32], eps: f32) -> (f32, f32) {
+fn stats<const L: usize>(xs: &[f32], eps: f32) -> (f32, f32) {
     let n = xs.len().max(1) as f32;
-    let mean = lane_sum(xs) / n;
-    let var = lane_sq_dev(xs, mean) / n;
+    let mean = lane_sum::<L>(xs) / n;
+    let var = lane_sq_dev::<L>(xs, mean) / n;
     (mean, 1.0 / (var + eps).sqrt())
 }
 
@@ -90,8 +97,8 @@ struct Task<'a> {
 }
 
 #[inline(always)]
-fn fwd_task_generic(t: Task<'_>, xs: &[f32], ys: &mut [f32]) {
-    let (mean, rstd) = stats(xs, t.eps);
+fn fwd_task_generic<const L: usize>(t: Task<'_>, xs: &[f32], ys: &mut [f32]) {
+    let (mean, rstd) = stats::<L>(xs, t.eps);
     for ((xc, yc), (&g, &b)) in xs
         .chunks_exact(t.hw)
         .zip(ys.chunks_exact_mut(t.hw))
@@ -115,7 +122,7 @@ fn fwd_task_generic(t: Task<'_>, xs: &[f32], ys: &mut [f32]) {
 /// Backward of one task. Writes the input gradient into `gx` and the per-channel sums
 /// Σ dy·x̂ and Σ dy (dy = gradient before the affine map) into `dgamma`, `dbeta`.
 #[inline(always)]
-fn bwd_task_generic(
+fn bwd_task_generic<const L: usize>(
     t: Task<'_>,
     xs: &[f32],
     gys: &[f32],
@@ -123,7 +130,7 @@ fn bwd_task_generic(
     dgamma: &mut [f32],
     dbeta: &mut [f32],
 ) {
-    let (mean, rstd) = stats(xs, t.eps);
+    let (mean, rstd) = stats::<L>(xs, t.eps);
     let n = xs.len().max(1) as f32;
     let (mut s_dy, mut s_dyx) = (0f32, 0f32);
     for (c, ((xc, gyc), gxc)) in xs
@@ -133,7 +140,7 @@ fn bwd_task_generic(
         .enumerate()
     {
         let (g, b) = (t.gamma[c], t.beta[c]);
-        let (mut acc_dy, mut acc_dyx) = ([0f32; LANES], [0f32; LANES]);
+        let (mut acc_dy, mut acc_dyx) = ([0f32; L], [0f32; L]);
         // dy = gradient before the affine map (through the SiLU when fused); x̂ recomputed.
         let grad_pre = |x: f32, gy: f32| -> (f32, f32) {
             let xhat = (x - mean) * rstd;
@@ -146,11 +153,11 @@ fn bwd_task_generic(
             };
             (dy, xhat)
         };
-        let mut xi = xc.chunks_exact(LANES);
-        let mut gyi = gyc.chunks_exact(LANES);
-        let mut gxi = gxc.chunks_exact_mut(LANES);
+        let mut xi = xc.chunks_exact(L);
+        let mut gyi = gyc.chunks_exact(L);
+        let mut gxi = gxc.chunks_exact_mut(L);
         for ((xv, gyv), gxv) in (&mut xi).zip(&mut gyi).zip(&mut gxi) {
-            for l in 0..LANES {
+            for l in 0..L {
                 let (dy, xhat) = grad_pre(xv[l], gyv[l]);
                 gxv[l] = dy;
                 acc_dy[l] += dy;
@@ -191,7 +198,7 @@ fn bwd_task_generic(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn fwd_task_avx2(t: Task<'_>, xs: &[f32], ys: &mut [f32]) {
-    fwd_task_generic(t, xs, ys)
+    fwd_task_generic::<LANES>(t, xs, ys)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -204,28 +211,43 @@ unsafe fn bwd_task_avx2(
     dgamma: &mut [f32],
     dbeta: &mut [f32],
 ) {
-    bwd_task_generic(t, xs, gys, gx, dgamma, dbeta)
+    bwd_task_generic::<LANES>(t, xs, gys, gx, dgamma, dbeta)
 }
 
-fn has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+// AVX-512F alone (no BW/DQ/VL): the loops are f32 and i32 arithmetic, which AVX-512F covers,
+// so every AVX-512 CPU (Knights Landing included) can take this path.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn fwd_task_avx512(t: Task<'_>, xs: &[f32], ys: &mut [f32]) {
+    fwd_task_generic::<LANES_512>(t, xs, ys)
 }
 
-fn fwd_task(t: Task<'_>, xs: &[f32], ys: &mut [f32], avx2: bool) {
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn bwd_task_avx512(
+    t: Task<'_>,
+    xs: &[f32],
+    gys: &[f32],
+    gx: &mut [f32],
+    dgamma: &mut [f32],
+    dbeta: &mut [f32],
+) {
+    bwd_task_generic::<LANES_512>(t, xs, gys, gx, dgamma, dbeta)
+}
+
+/// Forward of one task on the given path, which the CPU must support (the callers pass
+/// [`kernel_isa`], or, in tests, a path no wider than [`super::isa::detected_isa`]).
+fn fwd_task(t: Task<'_>, xs: &[f32], ys: &mut [f32], isa: Isa) {
     #[cfg(target_arch = "x86_64")]
-    if avx2 {
-        // SAFETY: the CPU supports AVX2 and FMA (checked by the caller via `has_avx2`).
-        return unsafe { fwd_task_avx2(t, xs, ys) };
+    match isa {
+        // SAFETY: the CPU supports AVX-512F (the path was detected at run time).
+        Isa::Avx512 => return unsafe { fwd_task_avx512(t, xs, ys) },
+        // SAFETY: the CPU supports AVX2 and FMA (the path was detected at run time).
+        Isa::Avx2Fma => return unsafe { fwd_task_avx2(t, xs, ys) },
+        Isa::Baseline => {}
     }
-    let _ = avx2;
-    fwd_task_generic(t, xs, ys)
+    let _ = isa;
+    fwd_task_generic::<LANES>(t, xs, ys)
 }
 
 fn bwd_task(
@@ -235,15 +257,18 @@ fn bwd_task(
     gx: &mut [f32],
     dgamma: &mut [f32],
     dbeta: &mut [f32],
-    avx2: bool,
+    isa: Isa,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if avx2 {
-        // SAFETY: the CPU supports AVX2 and FMA (checked by the caller via `has_avx2`).
-        return unsafe { bwd_task_avx2(t, xs, gys, gx, dgamma, dbeta) };
+    match isa {
+        // SAFETY: the CPU supports AVX-512F (the path was detected at run time).
+        Isa::Avx512 => return unsafe { bwd_task_avx512(t, xs, gys, gx, dgamma, dbeta) },
+        // SAFETY: the CPU supports AVX2 and FMA (the path was detected at run time).
+        Isa::Avx2Fma => return unsafe { bwd_task_avx2(t, xs, gys, gx, dgamma, dbeta) },
+        Isa::Baseline => {}
     }
-    let _ = avx2;
-    bwd_task_generic(t, xs, gys, gx, dgamma, dbeta)
+    let _ = isa;
+    bwd_task_generic::<LANES>(t, xs, gys, gx, dgamma, dbeta)
 }
 
 /// Geometry of one group-norm call.
@@ -319,11 +344,23 @@ pub(crate) fn group_norm_fwd(
     eps: f32,
     silu: bool,
 ) -> Vec<f32> {
+    group_norm_fwd_isa(g, x, gamma, beta, eps, silu, kernel_isa())
+}
+
+/// [`group_norm_fwd`] on a given path (no wider than the CPU supports).
+fn group_norm_fwd_isa(
+    g: &GnGeom,
+    x: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f32,
+    silu: bool,
+    isa: Isa,
+) -> Vec<f32> {
     let n = g.n();
-    let avx2 = has_avx2();
     chunked_vec(x.len(), n, |ti, ys| {
         let t = g.task(ti, gamma, beta, eps, silu);
-        fwd_task(t, &x[ti * n..(ti + 1) * n], ys, avx2);
+        fwd_task(t, &x[ti * n..(ti + 1) * n], ys, isa);
     })
 }
 
@@ -341,9 +378,24 @@ pub(crate) fn group_norm_bwd(
     silu: bool,
     addend: Option<&[f32]>,
 ) -> Vec<f32> {
+    group_norm_bwd_isa(g, x, gy, gamma, beta, eps, silu, addend, kernel_isa())
+}
+
+/// [`group_norm_bwd`] on a given path (no wider than the CPU supports).
+#[allow(clippy::too_many_arguments)]
+fn group_norm_bwd_isa(
+    g: &GnGeom,
+    x: &[f32],
+    gy: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f32,
+    silu: bool,
+    addend: Option<&[f32]>,
+    isa: Isa,
+) -> Vec<f32> {
     let total = x.len();
     let (n, cg) = (g.n(), g.cg());
-    let avx2 = has_avx2();
     // Sums over a fixed range of (image, group) tasks per thread, reduced in range order:
     // bit-reproducible γ/β gradients. Layout: [dgamma (C), dbeta (C)].
     let (mut out, partials) = chunk_ranges_vec(total, 2 * g.c, n, |range, gx_range| {
@@ -355,7 +407,7 @@ pub(crate) fn group_norm_bwd(
             let xs = &x[ti * n..(ti + 1) * n];
             let gys = &gy[ti * n..(ti + 1) * n];
             let (dg, db) = scratch.split_at_mut(cg);
-            bwd_task(t, xs, gys, gx, dg, db, avx2);
+            bwd_task(t, xs, gys, gx, dg, db, isa);
             if let Some(add) = addend {
                 for (d, a) in gx.iter_mut().zip(&add[ti * n..(ti + 1) * n]) {
                     *d += a;
@@ -484,7 +536,87 @@ impl CustomOp3 for GroupNormBwdOp {
 
 #[cfg(test)]
 mod tests {
-    use super::exp_approx;
+    use super::super::isa::{detected_isa, Isa};
+    use super::{exp_approx, group_norm_bwd_isa, group_norm_fwd_isa, GnGeom};
+    use rand::{Rng, SeedableRng};
+
+    fn rand_vec(rng: &mut rand_chacha::ChaCha8Rng, n: usize, scale: f32, offset: f32) -> Vec<f32> {
+        (0..n)
+            .map(|_| offset + scale * rng.random_range(-1.0f32..1.0))
+            .collect()
+    }
+
+    /// Forward and backward of every (silu, shape) case on `isa`, concatenated.
+    fn run_all(isa: Isa) -> Vec<f32> {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(18);
+        let mut out = Vec::new();
+        // (B, C, H, W, groups): slices shorter than 16, not a multiple of 16 (tails of both
+        // lane widths), and the UNet's own shapes.
+        for &(b, c, h, w, groups) in &[
+            (1, 4, 3, 3, 2),
+            (2, 8, 7, 9, 4),
+            (3, 6, 5, 5, 3),
+            (2, 32, 16, 16, 8),
+            (1, 64, 8, 8, 8),
+            (1, 12, 1, 1, 4),
+        ] {
+            let g = GnGeom::new(&[b, c, h, w], groups).unwrap();
+            let n = b * c * h * w;
+            let x = rand_vec(&mut rng, n, 3.0, 0.5);
+            let gy = rand_vec(&mut rng, n, 1.0, 0.0);
+            let gamma = rand_vec(&mut rng, c, 0.5, 1.0);
+            let beta = rand_vec(&mut rng, c, 0.5, 0.0);
+            let add = rand_vec(&mut rng, n, 1.0, 0.0);
+            for silu in [false, true] {
+                out.extend(group_norm_fwd_isa(&g, &x, &gamma, &beta, 1e-5, silu, isa));
+                out.extend(group_norm_bwd_isa(
+                    &g,
+                    &x,
+                    &gy,
+                    &gamma,
+                    &beta,
+                    1e-5,
+                    silu,
+                    Some(&add),
+                    isa,
+                ));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_isa_path_matches_the_baseline() {
+        let base = run_all(Isa::Baseline);
+        let detected = detected_isa();
+        if detected < Isa::Avx2Fma {
+            println!("skipped: this CPU has neither AVX2+FMA nor AVX-512F (only the baseline)");
+            return;
+        }
+        // Same 8-lane sums, and Rust never fuses a multiply and an add: the same bits.
+        let avx2 = run_all(Isa::Avx2Fma);
+        assert!(
+            base.iter()
+                .zip(&avx2)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "the AVX2 path differs from the baseline"
+        );
+        if detected < Isa::Avx512 {
+            println!("skipped the AVX-512 comparison: this CPU lacks AVX-512F");
+            return;
+        }
+        // 16-lane sums add in another order: equal to rounding. Values and gradients are O(1)
+        // here; the worst case seen is ~1e-6, the bound leaves room for other data.
+        let avx512 = run_all(Isa::Avx512);
+        assert_eq!(base.len(), avx512.len());
+        let worst = base
+            .iter()
+            .zip(&avx512)
+            .map(|(a, b)| (a - b).abs() / (1.0 + a.abs()))
+            .fold(0f32, f32::max);
+        assert!(worst <= 1e-5, "AVX-512 path off the baseline by {worst}");
+        assert!(base.iter().all(|v| v.is_finite()));
+    }
 
     #[test]
     fn exp_approx_is_close_to_libm() {

@@ -6,12 +6,144 @@
 //! attention scaling is one more. Here the forward pass is one task per row (max, then
 //! `exp` and the sum, then the division, on a row that stays in cache), and the backward pass is
 //! `gx = scale · y ⊙ (g − Σ g⊙y)` per row, from the saved output.
+//!
+//! The row loops keep lane accumulators (maxima, sums, dot products) so that they vectorise,
+//! and are compiled for the baseline, AVX2+FMA (8 lanes) and AVX-512F (16 lanes), picked at run
+//! time ([`super::isa`]); the 16-lane sums add in another order, so paths agree to rounding.
+
+use super::isa::{kernel_isa, Isa};
 
 use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 
 use super::conv::contiguous_f32;
 use super::norm::exp_approx;
 use super::par::chunked_vec;
+
+/// Accumulator lanes of the baseline and AVX2 paths.
+const LANES: usize = 8;
+/// Accumulator lanes of the AVX-512 path.
+#[cfg(target_arch = "x86_64")]
+const LANES_512: usize = 16;
+
+/// `ys = softmax(scale · xs)` for each row of length `n` (`xs`, `ys` hold whole rows).
+#[inline(always)]
+fn fwd_rows_generic<const L: usize>(xs: &[f32], ys: &mut [f32], n: usize, scale: f32) {
+    for (yr, xr) in ys.chunks_exact_mut(n).zip(xs.chunks_exact(n)) {
+        // The row maximum keeps every exponent ≤ 0 (max is exact: any order gives it).
+        let mut lane_max = [f32::NEG_INFINITY; L];
+        let chunks = xr.chunks_exact(L);
+        let mut shift = chunks
+            .remainder()
+            .iter()
+            .fold(f32::NEG_INFINITY, |a, &v| a.max(scale * v));
+        for c in chunks {
+            for (m, &v) in lane_max.iter_mut().zip(c) {
+                *m = m.max(scale * v);
+            }
+        }
+        shift = lane_max.iter().fold(shift, |a, &m| a.max(m));
+        let mut acc = [0f32; L];
+        let mut yc = yr.chunks_exact_mut(L);
+        let mut xc = xr.chunks_exact(L);
+        for (y, x) in (&mut yc).zip(&mut xc) {
+            for l in 0..L {
+                let e = exp_approx(scale * x[l] - shift);
+                y[l] = e;
+                acc[l] += e;
+            }
+        }
+        let mut tail = 0f32;
+        for (y, &v) in yc.into_remainder().iter_mut().zip(xc.remainder()) {
+            let e = exp_approx(scale * v - shift);
+            *y = e;
+            tail += e;
+        }
+        let inv = 1.0 / (acc.iter().sum::<f32>() + tail);
+        for y in yr.iter_mut() {
+            *y *= inv;
+        }
+    }
+}
+
+/// `gxs = scale · y ⊙ (g − Σ g⊙y)` for each row of length `n`.
+#[inline(always)]
+fn bwd_rows_generic<const L: usize>(ys: &[f32], gs: &[f32], gxs: &mut [f32], n: usize, scale: f32) {
+    for ((gxr, yr), gr) in gxs
+        .chunks_exact_mut(n)
+        .zip(ys.chunks_exact(n))
+        .zip(gs.chunks_exact(n))
+    {
+        let mut acc = [0f32; L];
+        let (yc, gc) = (yr.chunks_exact(L), gr.chunks_exact(L));
+        let tail: f32 = yc
+            .remainder()
+            .iter()
+            .zip(gc.remainder())
+            .map(|(a, b)| a * b)
+            .sum();
+        for (y, g) in yc.zip(gc) {
+            for l in 0..L {
+                acc[l] += y[l] * g[l];
+            }
+        }
+        let dot = acc.iter().sum::<f32>() + tail;
+        for ((d, &yv), &gv) in gxr.iter_mut().zip(yr).zip(gr) {
+            *d = scale * yv * (gv - dot);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn fwd_rows_avx2(xs: &[f32], ys: &mut [f32], n: usize, scale: f32) {
+    fwd_rows_generic::<LANES>(xs, ys, n, scale)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn fwd_rows_avx512(xs: &[f32], ys: &mut [f32], n: usize, scale: f32) {
+    fwd_rows_generic::<LANES_512>(xs, ys, n, scale)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn bwd_rows_avx2(ys: &[f32], gs: &[f32], gxs: &mut [f32], n: usize, scale: f32) {
+    bwd_rows_generic::<LANES>(ys, gs, gxs, n, scale)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn bwd_rows_avx512(ys: &[f32], gs: &[f32], gxs: &mut [f32], n: usize, scale: f32) {
+    bwd_rows_generic::<LANES_512>(ys, gs, gxs, n, scale)
+}
+
+/// [`fwd_rows_generic`] on `isa`, which the CPU must support.
+fn fwd_rows(xs: &[f32], ys: &mut [f32], n: usize, scale: f32, isa: Isa) {
+    #[cfg(target_arch = "x86_64")]
+    match isa {
+        // SAFETY: the CPU supports AVX-512F (the path was detected at run time).
+        Isa::Avx512 => return unsafe { fwd_rows_avx512(xs, ys, n, scale) },
+        // SAFETY: the CPU supports AVX2 and FMA (the path was detected at run time).
+        Isa::Avx2Fma => return unsafe { fwd_rows_avx2(xs, ys, n, scale) },
+        Isa::Baseline => {}
+    }
+    let _ = isa;
+    fwd_rows_generic::<LANES>(xs, ys, n, scale)
+}
+
+/// [`bwd_rows_generic`] on `isa`, which the CPU must support.
+fn bwd_rows(ys: &[f32], gs: &[f32], gxs: &mut [f32], n: usize, scale: f32, isa: Isa) {
+    #[cfg(target_arch = "x86_64")]
+    match isa {
+        // SAFETY: the CPU supports AVX-512F (the path was detected at run time).
+        Isa::Avx512 => return unsafe { bwd_rows_avx512(ys, gs, gxs, n, scale) },
+        // SAFETY: the CPU supports AVX2 and FMA (the path was detected at run time).
+        Isa::Avx2Fma => return unsafe { bwd_rows_avx2(ys, gs, gxs, n, scale) },
+        Isa::Baseline => {}
+    }
+    let _ = isa;
+    bwd_rows_generic::<LANES>(ys, gs, gxs, n, scale)
+}
 
 /// Allocates an output shaped like `l` and fills it in parallel blocks of whole rows (rows of
 /// the last dimension, several per task so that short rows do not make one task each):
@@ -42,23 +174,9 @@ impl CustomOp1 for ScaledSoftmaxOp {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = contiguous_f32(s, l)?;
-        let scale = self.scale;
+        let (scale, isa) = (self.scale, kernel_isa());
         let y = by_row_blocks(l, "softmax", |start, n, ys| {
-            let xs = &x[start..start + ys.len()];
-            for (yr, xr) in ys.chunks_exact_mut(n).zip(xs.chunks_exact(n)) {
-                // The row maximum keeps every exponent ≤ 0.
-                let shift = xr.iter().fold(f32::NEG_INFINITY, |a, &v| a.max(scale * v));
-                let mut sum = 0f32;
-                for (y, &v) in yr.iter_mut().zip(xr) {
-                    let e = exp_approx(scale * v - shift);
-                    *y = e;
-                    sum += e;
-                }
-                let inv = 1.0 / sum;
-                for y in yr.iter_mut() {
-                    *y *= inv;
-                }
-            }
+            fwd_rows(&x[start..start + ys.len()], ys, n, scale, isa)
         })?;
         Ok((CpuStorage::F32(y), l.shape().clone()))
     }
@@ -98,20 +216,62 @@ impl CustomOp2 for ScaledSoftmaxBwdOp {
         }
         let y = contiguous_f32(s1, l1)?;
         let g = contiguous_f32(s2, l2)?;
-        let scale = self.scale;
+        let (scale, isa) = (self.scale, kernel_isa());
         let gx = by_row_blocks(l1, "softmax backward", |start, n, gxs| {
-            let (ys, gs) = (&y[start..start + gxs.len()], &g[start..start + gxs.len()]);
-            for ((gxr, yr), gr) in gxs
-                .chunks_exact_mut(n)
-                .zip(ys.chunks_exact(n))
-                .zip(gs.chunks_exact(n))
-            {
-                let dot: f32 = yr.iter().zip(gr).map(|(a, b)| a * b).sum();
-                for ((d, &yv), &gv) in gxr.iter_mut().zip(yr).zip(gr) {
-                    *d = scale * yv * (gv - dot);
-                }
-            }
+            let range = start..start + gxs.len();
+            bwd_rows(&y[range.clone()], &g[range], gxs, n, scale, isa)
         })?;
         Ok((CpuStorage::F32(gx), l1.shape().clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::isa::{detected_isa, Isa};
+    use super::{bwd_rows, fwd_rows};
+    use rand::{Rng, SeedableRng};
+
+    /// Forward and backward over rows of several lengths (shorter than, and not multiples of,
+    /// both lane widths; and an attention row of 256), concatenated.
+    fn run_all(isa: Isa) -> Vec<f32> {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let mut out = Vec::new();
+        for &(rows, n) in &[(3, 1), (4, 7), (5, 17), (2, 40), (3, 256)] {
+            let x: Vec<f32> = (0..rows * n)
+                .map(|_| rng.random_range(-6.0f32..6.0))
+                .collect();
+            let g: Vec<f32> = (0..rows * n)
+                .map(|_| rng.random_range(-1.0f32..1.0))
+                .collect();
+            let mut y = vec![0f32; rows * n];
+            fwd_rows(&x, &mut y, n, 0.7, isa);
+            let mut gx = vec![0f32; rows * n];
+            bwd_rows(&y, &g, &mut gx, n, 0.7, isa);
+            out.extend(y);
+            out.extend(gx);
+        }
+        out
+    }
+
+    #[test]
+    fn every_isa_path_matches_the_baseline() {
+        let base = run_all(Isa::Baseline);
+        assert!(base.iter().all(|v| v.is_finite()));
+        for isa in [Isa::Avx2Fma, Isa::Avx512] {
+            if detected_isa() < isa {
+                println!("skipped {isa}: this CPU lacks it");
+                continue;
+            }
+            let other = run_all(isa);
+            // Same lane count as the baseline: the same bits; 16 lanes: equal to rounding
+            // (probabilities ≤ 1, gradients O(1)).
+            let worst = base
+                .iter()
+                .zip(&other)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            let bound = if isa == Isa::Avx2Fma { 0.0 } else { 1e-6 };
+            assert!(worst <= bound, "{isa} off the baseline by {worst}");
+        }
     }
 }
