@@ -156,10 +156,21 @@ pub fn plot_efficiency(path: &Path, c: &Comparison, runs: &[FinishedRun]) -> Res
             };
             let label = format!("f = {}", f.fraction);
             if share > 0.0 {
+                // log10 on a linear axis: the 2D images shown span 10–30,000 between f = 0.01
+                // and f = 1. Step 0 (no image shown yet) has no logarithm and is left out.
+                let log_seen = |r: &FinishedRun| {
+                    examples_seen(&r.records, c.batch, share)
+                        .into_iter()
+                        .map(|n| if n >= 1.0 { n.log10() } else { f64::NAN })
+                        .collect()
+                };
                 examples.push(SeedSeries {
                     label: label.clone(),
                     colour,
-                    seeds: curves(&|r| examples_seen(&r.records, c.batch, share)),
+                    seeds: curves(&log_seen)
+                        .into_iter()
+                        .map(|curve| curve.into_iter().filter(|p| p.0.is_finite()).collect())
+                        .collect(),
                 });
             }
             steps.push(SeedSeries {
@@ -177,7 +188,7 @@ pub fn plot_efficiency(path: &Path, c: &Comparison, runs: &[FinishedRun]) -> Res
                 "{}: 2D {what} accuracy against 2D images shown",
                 variant.name()
             ),
-            x_desc: "2D images shown (step × batch × 2D share)".into(),
+            x_desc: "log10 of 2D images shown (step × batch × 2D share)".into(),
             y_desc: "accuracy (τ 1 px)".into(),
             y_range: 0.0..1.02,
             levels: vec![c.accuracy_level],
