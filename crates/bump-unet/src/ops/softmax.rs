@@ -42,21 +42,19 @@ fn fwd_rows_generic<const L: usize>(xs: &[f32], ys: &mut [f32], n: usize, scale:
             }
         }
         shift = lane_max.iter().fold(shift, |a, &m| a.max(m));
-        let mut acc = [0f32; L];
-        let mut yc = yr.chunks_exact_mut(L);
-        let mut xc = xr.chunks_exact(L);
-        for (y, x) in (&mut yc).zip(&mut xc) {
-            for l in 0..L {
-                let e = exp_approx(scale * x[l] - shift);
-                y[l] = e;
-                acc[l] += e;
-            }
+        // The exponentials, then their sum, as two passes over a row in L1: fused into one
+        // loop, the 8-lane AVX2 build left the exp scalar (its lanes were unrolled, not
+        // vectorised).
+        for (y, &v) in yr.iter_mut().zip(xr) {
+            *y = exp_approx(scale * v - shift);
         }
-        let mut tail = 0f32;
-        for (y, &v) in yc.into_remainder().iter_mut().zip(xc.remainder()) {
-            let e = exp_approx(scale * v - shift);
-            *y = e;
-            tail += e;
+        let mut acc = [0f32; L];
+        let chunks = yr.chunks_exact(L);
+        let tail: f32 = chunks.remainder().iter().sum();
+        for c in chunks {
+            for (a, &e) in acc.iter_mut().zip(c) {
+                *a += e;
+            }
         }
         let inv = 1.0 / (acc.iter().sum::<f32>() + tail);
         for y in yr.iter_mut() {
