@@ -31,6 +31,8 @@ pub struct Evaluator<'a> {
     sos_score: StripeScoreConfig,
     eval_model: UNet,
     sets: Vec<ConditionSet>,
+    /// Images per UNet call when the probes are read ([`crate::probe::PROBE_CHUNK`]).
+    probe_chunk: usize,
 }
 
 /// Conditions sampled together: centres, their condition tensor and per-sample seeds.
@@ -154,7 +156,18 @@ impl<'a> Evaluator<'a> {
             ),
             eval_model,
             sets,
+            probe_chunk: crate::probe::PROBE_CHUNK,
         })
+    }
+
+    /// Sets how many images one UNet call takes when the probes are read (default
+    /// [`crate::probe::PROBE_CHUNK`]): a memory bound, not a measurement setting — the readings
+    /// differ only by the float blocking of the batched products. A chunk of exactly the number
+    /// of conditions is one call per probe sample, as [`Probe::read`]. A chunk of 0 makes
+    /// [`Evaluator::evaluate`] fail with a configuration error.
+    pub fn with_probe_chunk(mut self, chunk: usize) -> Self {
+        self.probe_chunk = chunk;
+        self
     }
 
     /// Evaluates `model`, or `weights` (e.g. the EMA) loaded into a copy of it.
@@ -473,17 +486,19 @@ impl Evaluator<'_> {
         })
     }
 
-    /// Reads and analyses layer 4 under every probe.
+    /// Reads and analyses layer 4 under every probe; the forward passes of all probes run
+    /// together ([`crate::probe::read_probes`]).
     fn read_probes(&self, net: &UNet) -> Result<Vec<ProbeReading>> {
         let mcfg = MetricConfig {
             k: self.cfg.eval.k,
             ..MetricConfig::default()
         };
         let thresholds = self.cfg.eval.classifier;
+        let readings = crate::probe::read_probes(&self.probes, net, &self.cond, self.probe_chunk)?;
         self.probes
             .iter()
-            .map(|probe| {
-                let samples = probe.read(net, &self.cond)?;
+            .zip(readings)
+            .map(|(probe, samples)| {
                 let analysis =
                     bump_analysis::analyze_probe(&samples, &self.coords, self.grid, &mcfg)?;
                 let label = bump_analysis::classify_representation(&analysis, &thresholds);
