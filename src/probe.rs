@@ -145,7 +145,8 @@ pub const PROBE_CHUNK: usize = 1024;
 
 /// Layer 4 under every probe, all probes' forward passes batched together: the K input batches
 /// of every probe are laid end to end with their timesteps and the conditions `cond`, run through
-/// the network `chunk` images per call, and the rows are split back per probe and sample.
+/// the network `chunk` images per call (rounded down to whole passes of B images when `chunk` ≥
+/// B), and the rows are split back per probe and sample.
 ///
 /// The same measurement as [`Probe::read`] per probe (every image is its own forward pass; only
 /// the float blocking of the batched matrix products may differ): `out[p][k]` is probe `p`'s
@@ -185,6 +186,10 @@ pub fn read_probes(
             x.dims()
         )));
     }
+    // Calls hold whole passes once a chunk reaches one: every image then keeps its place in the
+    // batch it had in its own pass, so the products block the same way (on the quick preset
+    // the record is then bit-identical to one call per pass).
+    let chunk = if chunk >= b { chunk / b * b } else { chunk };
     let total = passes.len() * b;
     let mut rows: Vec<f32> = Vec::new();
     let mut d = 0;
