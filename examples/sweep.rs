@@ -74,8 +74,8 @@ enum Command {
     Merge {
         /// The sweep directory.
         dir: PathBuf,
-        /// A heatmap `X,Y,COLUMN[,OVER]`: COLUMN (e.g. final_accuracy, gen_c, rep_c_for_good)
-        /// over axes X and Y, mean ± sd over OVER (default: every other axis). Repeatable.
+        /// A heatmap `X,Y,COLUMN[,OVER]`: COLUMN (e.g. final_accuracy, gen_c, rep_c_for_good, or
+        /// an evaluation set's set:NAME:gen_c) over axes X and Y, mean ± sd over OVER (default: every other axis). Repeatable.
         #[arg(long, value_name = "X,Y,COLUMN[,OVER]")]
         heatmap: Vec<HeatmapSpec>,
     },

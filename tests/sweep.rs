@@ -401,6 +401,7 @@ fn heatmap_aggregates_and_leaves_missing_cells_blank() {
         rep_c: Some(0),
         rep_c_for_good: Some(0),
         rep_b_steps: None,
+        sets: Default::default(),
     };
     let row = |sigma: f64, dx: f64, seed: u64, m: Option<CellMetrics>| ResultRow {
         id: format!("s{sigma}-d{dx}-{seed}"),
@@ -684,4 +685,111 @@ fn the_command_line_plans_reports_status_and_merges_without_training() {
     ]);
     assert_eq!(code, Some(1));
     assert!(text.contains("holds another sweep"), "{text}");
+}
+
+/// A set score with the given accuracy; the failures are all empty images (phase A) or all
+/// single wrong bumps (phase B).
+fn set_score(accuracy: f64, wrong_place: bool) -> serde_json::Value {
+    let fail = 1.0 - accuracy;
+    let (empty, wrong) = if wrong_place {
+        (0.0, fail)
+    } else {
+        (fail, 0.0)
+    };
+    serde_json::json!({
+        "count": 64, "accuracy": accuracy, "acc_x": accuracy, "acc_y": accuracy,
+        "accuracy_tight": accuracy / 2.0, "multi_bump_rate": 0.0, "empty_rate": empty,
+        "single_wrong_rate": wrong, "malformed_rate": 0.0, "err_x": null, "err_y": null
+    })
+}
+
+#[test]
+fn merge_summarises_each_eval_set_and_heatmaps_read_it() {
+    use bump_ddpm::run_dir::RunDir;
+    use bump_ddpm::sweep::merge::{column, csv_text, CellMetrics, ResultRow};
+    let dir = tmp_dir("sweep-set-columns");
+    let rd = RunDir::new(&dir);
+    rd.create().unwrap();
+    // The set `train` goes A, C, B, C, C (C at accuracy >= 0.5, the main rule); the set `far`
+    // is scored from step 100 on only and never reaches C.
+    let plan = [
+        (0, 0.0, false, None),
+        (50, 0.6, false, None),
+        (100, 0.3, true, Some(0.1)),
+        (150, 0.7, false, Some(0.2)),
+        (200, 0.9, false, Some(0.4)),
+    ];
+    let mut records = Vec::new();
+    for (step, acc, wrong, far) in plan {
+        let mut v = serde_json::to_value(common::neutral_record(step)).unwrap();
+        v["sets"]["train"] = set_score(acc, wrong);
+        if let Some(f) = far {
+            v["sets"]["far"] = set_score(f, true);
+        }
+        let r: bump_ddpm::record::EvalRecord = serde_json::from_value(v).unwrap();
+        rd.append_record(&r).unwrap();
+        records.push(r);
+    }
+    let summary = bump_ddpm::train::summarize(&micro_config(), &records, 10, 1.0, &None).unwrap();
+    rd.write_summary(&summary).unwrap();
+    let m = CellMetrics::read(&dir).unwrap();
+    let train = &m.sets["train"];
+    assert_eq!(train.final_accuracy, 0.9);
+    assert_eq!(train.final_accuracy_tight, 0.45);
+    assert_eq!(train.final_gen_phase, bump_ddpm::analysis::Phase::C);
+    assert_eq!((train.gen_c, train.gen_c_for_good), (Some(50), Some(150)));
+    let far = &m.sets["far"];
+    assert_eq!(far.final_gen_phase, bump_ddpm::analysis::Phase::B);
+    assert_eq!((far.gen_c, far.gen_c_for_good), (None, None));
+    // Columns by name; the set's values, or nothing for a set this cell lacks.
+    assert_eq!(column("set:train:gen_c").unwrap().get(&m), Some(50.0));
+    assert_eq!(column("set:far:final_accuracy").unwrap().get(&m), Some(0.4));
+    assert_eq!(column("set:other:gen_c").unwrap().get(&m), None);
+    for bad in ["set:train:accuracy", "set::gen_c", "set:train"] {
+        let e = column(bad).unwrap_err().to_string();
+        assert!(e.contains("set:<eval set>:<final_accuracy|"), "{e}");
+    }
+    // The CSV has every set's columns after the main ones, sets sorted by name.
+    let row = ResultRow {
+        id: "a".into(),
+        index: 0,
+        status: "done".into(),
+        axes: [("data.sigma".to_string(), serde_json::json!(1.0))]
+            .into_iter()
+            .collect(),
+        metrics: Some(m.clone()),
+    };
+    let text = csv_text(std::slice::from_ref(&row), &["data.sigma".to_string()]).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let values: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let at = |name: &str| values[header.iter().position(|h| *h == name).unwrap()];
+    assert_eq!(at("set:train:gen_c_for_good"), "150");
+    assert_eq!(at("set:far:gen_c"), "");
+    assert!(
+        header.iter().position(|h| *h == "set:far:final_accuracy")
+            < header.iter().position(|h| *h == "set:train:final_accuracy")
+    );
+    // A heatmap of a set column; one of a set no cell has is an error naming the sets.
+    let keys = ["data.sigma".to_string(), "train.seed".to_string()];
+    let mut row2 = row.clone();
+    row2.axes.insert("train.seed".into(), serde_json::json!(1));
+    let mut row1 = row;
+    row1.axes.insert("train.seed".into(), serde_json::json!(0));
+    let rows = [row1, row2];
+    let spec: HeatmapSpec = "sigma,seed,set:train:final_accuracy".parse().unwrap();
+    let hm = Heatmap::compute(&rows, &keys, &spec).unwrap();
+    assert!(hm.grid.iter().flatten().all(|a| a.mean == Some(0.9)));
+    assert_eq!(
+        hm.file_stem(),
+        "heatmap-set-train-final_accuracy-sigma-seed"
+    );
+    let spec: HeatmapSpec = "sigma,seed,set:test:gen_c".parse().unwrap();
+    let e = Heatmap::compute(&rows, &keys, &spec)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("no finished cell has an evaluation set `test`; sets: `far`, `train`"),
+        "{e}"
+    );
 }

@@ -20,7 +20,8 @@ pub struct HeatmapSpec {
     pub x: String,
     /// Axis along y.
     pub y: String,
-    /// The numeric results column ([`merge::COLUMNS`]).
+    /// The numeric results column ([`merge::COLUMNS`], or `set:<name>:<column>` of
+    /// [`merge::SET_COLUMNS`]).
     pub column: String,
     /// The axis aggregated to mean ± sd; `None`: every axis other than x and y.
     pub over: Option<String>,
@@ -138,7 +139,27 @@ impl Heatmap {
                 "--heatmap: x and y are the same axis `{x_key}`"
             )));
         }
-        let (_, get) = merge::column(&spec.column)?;
+        let column = merge::column(&spec.column)?;
+        if let merge::ColumnRef::Set(set, _) = &column {
+            let finished = || rows.iter().filter_map(|r| r.metrics.as_ref());
+            if finished().next().is_some() && !finished().any(|m| m.sets.contains_key(set)) {
+                let mut names: Vec<&String> = finished().flat_map(|m| m.sets.keys()).collect();
+                names.sort();
+                names.dedup();
+                return Err(Error::Config(format!(
+                    "--heatmap: no finished cell has an evaluation set `{set}`; sets: {}",
+                    if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names
+                            .iter()
+                            .map(|n| format!("`{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                )));
+            }
+        }
         let rest: Vec<String> = keys
             .iter()
             .filter(|k| **k != x_key && **k != y_key)
@@ -175,7 +196,7 @@ impl Heatmap {
             let j = ys.iter().position(|v| v == yv).unwrap_or(0);
             let g = groups.entry((i, j)).or_default();
             g.0 += 1;
-            if let Some(v) = r.metrics.as_ref().and_then(get) {
+            if let Some(v) = r.metrics.as_ref().and_then(|m| column.get(m)) {
                 g.1.push(v);
             }
         }
@@ -200,12 +221,13 @@ impl Heatmap {
         })
     }
 
-    /// `heatmap-<column>-<x>-<y>`, from the keys' last parts.
+    /// `heatmap-<column>-<x>-<y>`, from the keys' last parts (a set column's colons become
+    /// dashes).
     pub fn file_stem(&self) -> String {
         let last = |k: &str| k.rsplit('.').next().unwrap_or(k).to_string();
         format!(
             "heatmap-{}-{}-{}",
-            self.column,
+            self.column.replace(':', "-"),
             last(&self.x_key),
             last(&self.y_key)
         )

@@ -2,7 +2,7 @@
 //! sorted by cell id, written as `results.jsonl` and `results.csv`.
 
 use super::{CellState, Sweep, RESULTS_CSV, RESULTS_JSONL};
-use crate::record::EvalRecord;
+use crate::record::{EvalRecord, SetScore};
 use crate::run_dir::RunDir;
 use crate::{Error, Result};
 use bump_analysis::Phase;
@@ -47,6 +47,27 @@ pub struct CellMetrics {
     pub rep_c_for_good: Option<u64>,
     /// Steps from the first layer-4 B to the checkpoint after the last one.
     pub rep_b_steps: Option<u64>,
+    /// The further evaluation sets (`eval.sets`) of the run, by name; empty (and absent from
+    /// the JSON) without any.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sets: BTreeMap<String, SetMetrics>,
+}
+
+/// The summary of one further evaluation set (`eval.sets`) over a cell's run. Its generation
+/// phase is the main rule ([`bump_analysis::classify_generation`], default thresholds) applied
+/// to the set's own failure mix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetMetrics {
+    /// The set's accuracy at the last checkpoint (τ = 1 px).
+    pub final_accuracy: f64,
+    /// The set's accuracy at the last checkpoint at the tight tolerance (τ = 0.5 px).
+    pub final_accuracy_tight: f64,
+    /// The set's generation phase at the last checkpoint.
+    pub final_gen_phase: Phase,
+    /// First checkpoint whose generation on the set is labelled C.
+    pub gen_c: Option<u64>,
+    /// First checkpoint from which every later generation label on the set is C.
+    pub gen_c_for_good: Option<u64>,
 }
 
 /// One row of the results: a cell, its state and (when done) its metrics.
@@ -89,15 +110,65 @@ pub const COLUMNS: [Column; 14] = [
     ("wall_s", |m| Some(m.wall_s)),
 ];
 
-/// The column named `name` (an error lists the columns).
-pub fn column(name: &str) -> Result<Column> {
-    COLUMNS.into_iter().find(|c| c.0 == name).ok_or_else(|| {
-        let names: Vec<&str> = COLUMNS.iter().map(|c| c.0).collect();
-        Error::Config(format!(
-            "unknown results column `{name}`; expected one of {}",
-            names.join(", ")
-        ))
-    })
+/// A numeric column of one evaluation set's summary.
+pub type SetColumn = (&'static str, fn(&SetMetrics) -> Option<f64>);
+
+/// The numeric columns of every evaluation set, in table order; the results call them
+/// `set:<name>:<column>` (e.g. `set:train:gen_c`).
+pub const SET_COLUMNS: [SetColumn; 4] = [
+    ("final_accuracy", |m| Some(m.final_accuracy)),
+    ("final_accuracy_tight", |m| Some(m.final_accuracy_tight)),
+    ("gen_c", |m| step(m.gen_c)),
+    ("gen_c_for_good", |m| step(m.gen_c_for_good)),
+];
+
+/// A resolved results column: one of [`COLUMNS`], or one of [`SET_COLUMNS`] of a named set.
+#[derive(Debug, Clone)]
+pub enum ColumnRef {
+    /// A column of the cell's main summary.
+    Cell(Column),
+    /// A column of the evaluation set named `.0`.
+    Set(String, SetColumn),
+}
+
+impl ColumnRef {
+    /// The column's name in the results (`gen_c`, `set:train:gen_c`).
+    pub fn name(&self) -> String {
+        match self {
+            Self::Cell((n, _)) => n.to_string(),
+            Self::Set(set, (n, _)) => format!("set:{set}:{n}"),
+        }
+    }
+
+    /// The column's value in `m` (`None`: never observed, or the cell has no such set).
+    pub fn get(&self, m: &CellMetrics) -> Option<f64> {
+        match self {
+            Self::Cell((_, get)) => get(m),
+            Self::Set(set, (_, get)) => m.sets.get(set).and_then(get),
+        }
+    }
+}
+
+/// The column named `name`: a name of [`COLUMNS`], or `set:<set>:<column>` with a column of
+/// [`SET_COLUMNS`] (an error lists both).
+pub fn column(name: &str) -> Result<ColumnRef> {
+    if let Some(c) = COLUMNS.into_iter().find(|c| c.0 == name) {
+        return Ok(ColumnRef::Cell(c));
+    }
+    if let Some((set, field)) = name.strip_prefix("set:").and_then(|r| r.rsplit_once(':')) {
+        if let Some(c) = SET_COLUMNS.into_iter().find(|c| c.0 == field) {
+            if !set.is_empty() {
+                return Ok(ColumnRef::Set(set.to_string(), c));
+            }
+        }
+    }
+    let names: Vec<&str> = COLUMNS.iter().map(|c| c.0).collect();
+    let set_names: Vec<&str> = SET_COLUMNS.iter().map(|c| c.0).collect();
+    Err(Error::Config(format!(
+        "unknown results column `{name}`; expected one of {}, or set:<eval set>:<{}>",
+        names.join(", "),
+        set_names.join("|")
+    )))
 }
 
 /// The first step from which every later checkpoint satisfies `f`.
@@ -142,8 +213,48 @@ impl CellMetrics {
             rep_c: s.rep_phase_onsets.c,
             rep_c_for_good: for_good(&records, |r| r.rep_phase == Phase::C),
             rep_b_steps: stretch(&records, |r| r.rep_phase == Phase::B),
+            sets: set_metrics(&records),
         })
     }
+}
+
+/// The generation phase of one set's score (the main rule, default thresholds).
+fn set_phase(s: &SetScore) -> Phase {
+    bump_analysis::classify_generation(
+        &bump_analysis::GenerationMix {
+            accuracy: s.accuracy,
+            multi_bump_rate: s.multi_bump_rate,
+            empty_rate: s.empty_rate,
+            single_wrong_rate: s.single_wrong_rate,
+        },
+        &bump_analysis::GenerationThresholds::default(),
+    )
+    .phase
+}
+
+/// Every evaluation set of the last record, summarised over the records that scored it.
+fn set_metrics(records: &[EvalRecord]) -> BTreeMap<String, SetMetrics> {
+    let Some(last) = records.last() else {
+        return BTreeMap::new();
+    };
+    last.sets
+        .iter()
+        .map(|(name, final_score)| {
+            let scored: Vec<(u64, Phase)> = records
+                .iter()
+                .filter_map(|r| r.sets.get(name).map(|s| (r.step, set_phase(s))))
+                .collect();
+            let tail = scored.iter().rev().take_while(|p| p.1 == Phase::C).count();
+            let metrics = SetMetrics {
+                final_accuracy: final_score.accuracy,
+                final_accuracy_tight: final_score.accuracy_tight,
+                final_gen_phase: set_phase(final_score),
+                gen_c: scored.iter().find(|p| p.1 == Phase::C).map(|p| p.0),
+                gen_c_for_good: (tail > 0).then(|| scored[scored.len() - tail].0),
+            };
+            (name.clone(), metrics)
+        })
+        .collect()
 }
 
 /// Where the merge wrote its tables.
@@ -189,13 +300,29 @@ fn csv_field(v: &serde_json::Value) -> String {
 }
 
 /// The CSV text of `rows`: `id, index, status`, the axis keys in `axis_keys` order, the final
-/// phases, then [`COLUMNS`]. Empty fields: not finished, or never observed.
+/// phases, [`COLUMNS`], then for each evaluation set any row has (sorted by name) its
+/// [`SET_COLUMNS`] as `set:<name>:<column>`. Empty fields: not finished, never observed, or a
+/// set this cell does not have.
 pub fn csv_text(rows: &[ResultRow], axis_keys: &[String]) -> Result<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header: Vec<String> = ["id", "index", "status"].map(String::from).to_vec();
     header.extend(axis_keys.iter().cloned());
     header.extend(["final_gen_phase", "final_rep_phase"].map(String::from));
     header.extend(COLUMNS.iter().map(|c| c.0.to_string()));
+    let set_names: std::collections::BTreeSet<&String> = rows
+        .iter()
+        .filter_map(|r| r.metrics.as_ref())
+        .flat_map(|m| m.sets.keys())
+        .collect();
+    let set_columns: Vec<ColumnRef> = set_names
+        .iter()
+        .flat_map(|set| {
+            SET_COLUMNS
+                .into_iter()
+                .map(|c| ColumnRef::Set(set.to_string(), c))
+        })
+        .collect();
+    header.extend(set_columns.iter().map(ColumnRef::name));
     let csv_err = |e: csv::Error| Error::Config(format!("results.csv: {e}"));
     w.write_record(&header).map_err(csv_err)?;
     for r in rows {
@@ -210,8 +337,14 @@ pub fn csv_text(rows: &[ResultRow], axis_keys: &[String]) -> Result<String> {
                 for (_, get) in COLUMNS {
                     fields.push(get(m).map(|v| format!("{v}")).unwrap_or_default());
                 }
+                for c in &set_columns {
+                    fields.push(c.get(m).map(|v| format!("{v}")).unwrap_or_default());
+                }
             }
-            None => fields.extend(std::iter::repeat_n(String::new(), COLUMNS.len() + 2)),
+            None => fields.extend(std::iter::repeat_n(
+                String::new(),
+                COLUMNS.len() + 2 + set_columns.len(),
+            )),
         }
         w.write_record(&fields).map_err(csv_err)?;
     }
