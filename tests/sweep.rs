@@ -523,6 +523,24 @@ fn percolation_comparison_reads_the_accuracy_threshold_per_group() {
     assert_eq!(g.accuracy, [(0.5, Some(0.1), 2), (1.0, Some(0.9), 1)]);
     // Halfway from 0.1 to 0.9 in accuracy is halfway from 0.5 to 1 in log λ.
     assert!((g.lambda_accuracy.unwrap() - 0.5f64.sqrt()).abs() < 1e-12);
+    // Every finished cell is kept for the figure; the simulation has the rule's λ grid, keeps
+    // every centre at λ = 1 in one cluster (σ 1.5 at spacing 2 overlaps well above 0.005), and
+    // its threshold is read from that curve.
+    let mut cells = g.cells.clone();
+    cells.sort_by(|a, b| a.0.total_cmp(&b.0));
+    assert_eq!(cells, [(0.5, 0.1), (0.5, 0.1), (1.0, 0.9)]);
+    assert_eq!(g.simulation.len(), 20);
+    assert_eq!(g.simulation[0].0, 0.05);
+    assert_eq!(g.simulation[19], (1.0, 1.0));
+    assert_eq!(
+        g.lambda_percolation,
+        percolation::crossing_from_top(&g.simulation, rule.level)
+    );
+    // merge writes the table, its JSON and the figure.
+    let md = percolation::write(&sweep, &rows, &rule).unwrap().unwrap();
+    assert!(md.contains("| all | 1.5 | 2 | 0.5: 0.100 (2); 1: 0.900 (1) | 0.707 |"), "{md}");
+    let png = sweep.dir.join("figures").join("percolation.png");
+    assert!(std::fs::metadata(&png).unwrap().len() > 5000);
     // A sweep without a λ axis gets no comparison.
     let other = Sweep::plan(
         &spec_in(&dir, "[axes]\n\"train.seed\" = [0]\n"),

@@ -25,6 +25,7 @@ pub mod heatmap;
 pub mod local;
 pub mod merge;
 pub mod percolation;
+pub mod percolation_plot;
 pub mod slurm;
 pub mod spec;
 

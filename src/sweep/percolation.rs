@@ -52,6 +52,13 @@ pub struct PercolationRow {
     pub spacing: f64,
     /// `[λ, mean final accuracy, finished cells]` per λ of the sweep, ascending.
     pub accuracy: Vec<(f64, Option<f64>, usize)>,
+    /// `[λ, final accuracy]` of every finished cell (one per seed), in row order.
+    #[serde(default)]
+    pub cells: Vec<(f64, f64)>,
+    /// `[λ, simulated mean largest-cluster fraction]` on the rule's λ grid (empty: no
+    /// simulation, e.g. anisotropic data).
+    #[serde(default)]
+    pub simulation: Vec<(f64, f64)>,
     /// λ where the mean final accuracy falls below the level (`None`: no crossing observed).
     pub lambda_accuracy: Option<f64>,
     /// λ where the simulated mean largest-cluster fraction falls below the level.
@@ -83,6 +90,20 @@ pub fn simulated_threshold(
     spacing: f64,
     rule: &PercolationRule,
 ) -> Result<Option<f64>> {
+    Ok(crossing_from_top(
+        &simulated_curve(n, sigma, spacing, rule)?,
+        rule.level,
+    ))
+}
+
+/// The simulated mean largest-cluster fraction at `λ = 1/steps, 2/steps, …, 1` (ascending) of
+/// an `n`-pixel canvas with centres every `spacing` pixels and bumps of width `sigma`.
+pub fn simulated_curve(
+    n: usize,
+    sigma: f64,
+    spacing: f64,
+    rule: &PercolationRule,
+) -> Result<Vec<(f64, f64)>> {
     let mut points = Vec::with_capacity(rule.steps);
     for k in 1..=rule.steps {
         let lambda = k as f64 / rule.steps as f64;
@@ -99,7 +120,7 @@ pub fn simulated_threshold(
         }
         points.push((lambda, sum / rule.seeds as f64));
     }
-    Ok(crossing_from_top(&points, rule.level))
+    Ok(points)
 }
 
 /// The comparison for every group of `rows` (sweeps with a `data.lambda` axis; `None`
@@ -133,6 +154,7 @@ pub fn compare(
         let cfg = &sweep.cell(members[0].index)?.config.data;
         let (sx, sy) = cfg.sigma.xy();
         let mut by_lambda: BTreeMap<u64, (f64, Vec<f64>, usize)> = BTreeMap::new();
+        let mut cells = Vec::new();
         for r in &members {
             let lambda = sweep.cell(r.index)?.config.data.lambda;
             let e = by_lambda
@@ -141,6 +163,7 @@ pub fn compare(
             if let Some(m) = &r.metrics {
                 e.1.push(m.final_accuracy);
                 e.2 += 1;
+                cells.push((lambda, m.final_accuracy));
             }
         }
         let mut accuracy: Vec<(f64, Option<f64>, usize)> = by_lambda
@@ -159,16 +182,19 @@ pub fn compare(
             .filter_map(|(l, m, _)| m.map(|m| (*l, m)))
             .collect();
         let lambda_accuracy = crossing_from_top(&observed, rule.level);
-        let lambda_percolation = if sx == sy && cfg.dx == cfg.dy {
-            simulated_threshold(cfg.n, sx, cfg.dx, rule)?
+        let simulation = if sx == sy && cfg.dx == cfg.dy {
+            simulated_curve(cfg.n, sx, cfg.dx, rule)?
         } else {
-            None
+            Vec::new()
         };
+        let lambda_percolation = crossing_from_top(&simulation, rule.level);
         out.push(PercolationRow {
             group,
             sigma: sx,
             spacing: cfg.dx,
             accuracy,
+            cells,
+            simulation,
             lambda_accuracy,
             lambda_percolation,
         });
@@ -211,8 +237,9 @@ pub fn to_markdown(rows: &[PercolationRow], rule: &PercolationRule) -> String {
     s
 }
 
-/// Writes `percolation.json` and `percolation.md` into the sweep directory when the sweep has
-/// a λ axis; returns the Markdown.
+/// Writes `percolation.json`, `percolation.md` and `figures/percolation.png` (final accuracy
+/// and the simulated largest-cluster fraction over λ) into the sweep directory when the sweep
+/// has a λ axis; returns the Markdown.
 pub fn write(
     sweep: &super::Sweep,
     rows: &[ResultRow],
@@ -228,6 +255,11 @@ pub fn write(
         serde_json::to_string_pretty(&json)?.as_bytes(),
     )?;
     crate::io::write_atomic(&sweep.dir.join("percolation.md"), md.as_bytes())?;
+    super::percolation_plot::plot(
+        &sweep.dir.join(super::FIGURES_DIR).join("percolation.png"),
+        &cmp,
+        rule,
+    )?;
     Ok(Some(md))
 }
 
