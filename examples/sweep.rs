@@ -10,7 +10,9 @@
 //! cargo run --release --example sweep -- merge runs/dw --heatmap data.sigma,data.dx,gen_c
 //! ```
 
-use bump_ddpm::sweep::{self, heatmap, slurm, CellRun, CellState, HeatmapSpec, Sweep, SweepSpec};
+use bump_ddpm::sweep::{
+    self, curves, heatmap, slurm, CellRun, CellState, CurvesSpec, HeatmapSpec, Sweep, SweepSpec,
+};
 use bump_ddpm::train::stop::{self, StopFlag};
 use bump_ddpm::train::RunOptions;
 use bump_ddpm::unet::DeviceKind;
@@ -70,14 +72,21 @@ enum Command {
         /// The sweep directory.
         dir: PathBuf,
     },
-    /// Merge the cells into results.jsonl and results.csv, and draw heatmaps.
+    /// Merge the cells into results.jsonl and results.csv, and draw heatmaps and learning
+    /// curves.
     Merge {
         /// The sweep directory.
         dir: PathBuf,
         /// A heatmap `X,Y,COLUMN[,OVER]`: COLUMN (e.g. final_accuracy, gen_c, rep_c_for_good, or
-        /// an evaluation set's set:NAME:gen_c) over axes X and Y, mean ± sd over OVER (default: every other axis). Repeatable.
+        /// an evaluation set's set:NAME:gen_c) over axes X and Y, mean ± sd over OVER (default:
+        /// every other axis). Repeatable.
         #[arg(long, value_name = "X,Y,COLUMN[,OVER]")]
         heatmap: Vec<HeatmapSpec>,
+        /// Learning curves `X,Y`: one panel per value pair (X across, Y down), accuracy over
+        /// steps on the main grid and every evaluation set, each cell a thin line and the mean
+        /// thick. Repeatable.
+        #[arg(long, value_name = "X,Y")]
+        curves: Vec<CurvesSpec>,
     },
 }
 
@@ -127,7 +136,11 @@ fn real_main() -> Result<(), Box<dyn std::error::Error>> {
         Command::Run(args) => run(&args),
         Command::Cell { dir, index, device } => cell(&dir, index, device),
         Command::Status { dir } => status(&dir),
-        Command::Merge { dir, heatmap } => merge(&dir, &heatmap),
+        Command::Merge {
+            dir,
+            heatmap,
+            curves,
+        } => merge(&dir, &heatmap, &curves),
     }
 }
 
@@ -362,7 +375,11 @@ fn status(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn merge(dir: &Path, heatmaps: &[HeatmapSpec]) -> Result<(), Box<dyn std::error::Error>> {
+fn merge(
+    dir: &Path,
+    heatmaps: &[HeatmapSpec],
+    curve_specs: &[CurvesSpec],
+) -> Result<(), Box<dyn std::error::Error>> {
     let sweep = Sweep::open(dir)?;
     let merged = sweep::merge(&sweep)?;
     let done = merged.rows.iter().filter(|r| r.metrics.is_some()).count();
@@ -388,6 +405,10 @@ fn merge(dir: &Path, heatmaps: &[HeatmapSpec]) -> Result<(), Box<dyn std::error:
             png.display(),
             svg.display()
         );
+    }
+    for spec in curve_specs {
+        let png = curves::write_curves(&sweep, &merged.rows, spec)?;
+        println!("\nlearning curves: {}", png.display());
     }
     Ok(())
 }

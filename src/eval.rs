@@ -163,10 +163,10 @@ impl<'a> Evaluator<'a> {
     /// Sets how many images one UNet call takes when the probes are read (default
     /// [`crate::probe::PROBE_CHUNK`]): a memory bound, not a measurement setting — the readings
     /// differ only by the float blocking of the batched products. A chunk of exactly the number
-    /// of conditions is one call per probe sample, as [`Probe::read`]. A chunk of 0 makes
-    /// [`Evaluator::evaluate`] fail with a configuration error.
-    pub fn with_probe_chunk(mut self, chunk: usize) -> Self {
-        self.probe_chunk = chunk;
+    /// of conditions is one call per probe sample, as [`Probe::read`]. Non-zero by type, so a
+    /// bad chunk cannot reach [`Evaluator::evaluate`].
+    pub fn with_probe_chunk(mut self, chunk: std::num::NonZeroUsize) -> Self {
+        self.probe_chunk = chunk.get();
         self
     }
 

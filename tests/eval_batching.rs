@@ -134,7 +134,7 @@ fn the_evaluation_record_of_a_micro_run_does_not_depend_on_the_probe_chunk() {
     let record = |chunk: usize| {
         let ev = Evaluator::new(&cfg, &schedule, &Device::Cpu)
             .unwrap()
-            .with_probe_chunk(chunk);
+            .with_probe_chunk(std::num::NonZeroUsize::new(chunk).unwrap());
         let rec = ev
             .evaluate(&net, None, step)
             .unwrap()
@@ -158,13 +158,5 @@ fn the_evaluation_record_of_a_micro_run_does_not_depend_on_the_probe_chunk() {
         }
         assert_close(&got, &per_probe, 1e-4, &format!("chunk {chunk}"));
     }
-    let e = Evaluator::new(&cfg, &schedule, &Device::Cpu)
-        .unwrap()
-        .with_probe_chunk(0)
-        .evaluate(&net, None, step)
-        .err()
-        .expect("chunk 0 refused")
-        .to_string();
-    assert!(e.contains("chunk"), "{e}");
     let _ = std::fs::remove_dir_all(&out);
 }

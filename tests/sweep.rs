@@ -379,6 +379,32 @@ fn micro_sweep_local_backend_twice_then_deterministic_merge_and_heatmap() {
     assert_eq!(hm.x_labels, ["1.0", "1.5"]);
     assert_eq!(hm.y_labels, ["0", "1"]);
     assert!(hm.grid.iter().flatten().all(|a| a.n == 1 && a.of == 1));
+
+    // Learning curves over σ × seed; bad specs are errors that say what is wrong.
+    use bump_ddpm::sweep::{curves::write_curves, CurvesSpec};
+    let png = write_curves(&sweep, &merged.rows, &"sigma,seed".parse().unwrap()).unwrap();
+    assert!(png.ends_with("figures/curves-sigma-seed.png"), "{png:?}");
+    assert!(std::fs::metadata(&png).unwrap().len() > 5000);
+    let bad = |s: &str| {
+        s.parse::<CurvesSpec>()
+            .and_then(|spec| write_curves(&sweep, &merged.rows, &spec))
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(bad("sigma").contains("expected X,Y"));
+    assert!(bad("sigma,sigma").contains("same axis"));
+    assert!(bad("sigma,lambda").contains("--curves: `lambda` is not an axis"));
+    let unfinished: Vec<_> = merged
+        .rows
+        .iter()
+        .cloned()
+        .map(|mut r| {
+            r.metrics = None;
+            r
+        })
+        .collect();
+    let e = write_curves(&sweep, &unfinished, &"sigma,seed".parse().unwrap()).unwrap_err();
+    assert!(e.to_string().contains("no finished cell"), "{e}");
 }
 
 #[test]
@@ -538,7 +564,10 @@ fn percolation_comparison_reads_the_accuracy_threshold_per_group() {
     );
     // merge writes the table, its JSON and the figure.
     let md = percolation::write(&sweep, &rows, &rule).unwrap().unwrap();
-    assert!(md.contains("| all | 1.5 | 2 | 0.5: 0.100 (2); 1: 0.900 (1) | 0.707 |"), "{md}");
+    assert!(
+        md.contains("| all | 1.5 | 2 | 0.5: 0.100 (2); 1: 0.900 (1) | 0.707 |"),
+        "{md}"
+    );
     let png = sweep.dir.join("figures").join("percolation.png");
     assert!(std::fs::metadata(&png).unwrap().len() > 5000);
     // A sweep without a λ axis gets no comparison.

@@ -79,7 +79,8 @@ pub struct Heatmap {
 }
 
 /// The axis key `name` stands for: the key itself, or the one key whose last part it is.
-fn resolve_axis(name: &str, keys: &[String]) -> Result<String> {
+/// `flag` names the option in errors (`--heatmap`).
+pub(crate) fn resolve_axis(flag: &str, name: &str, keys: &[String]) -> Result<String> {
     if keys.iter().any(|k| k == name) {
         return Ok(name.into());
     }
@@ -90,10 +91,10 @@ fn resolve_axis(name: &str, keys: &[String]) -> Result<String> {
     match matches.as_slice() {
         [one] => Ok((*one).clone()),
         [] => Err(Error::Config(format!(
-            "--heatmap: `{name}` is not an axis of this sweep; the axes are {keys:?}"
+            "{flag}: `{name}` is not an axis of this sweep; the axes are {keys:?}"
         ))),
         many => Err(Error::Config(format!(
-            "--heatmap: `{name}` is ambiguous ({many:?}); give the full key"
+            "{flag}: `{name}` is ambiguous ({many:?}); give the full key"
         ))),
     }
 }
@@ -108,14 +109,14 @@ fn cmp_values(a: &serde_json::Value, b: &serde_json::Value) -> Ordering {
     }
 }
 
-fn label(v: &serde_json::Value) -> String {
+pub(crate) fn label(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
     }
 }
 
-fn distinct(rows: &[ResultRow], key: &str) -> Vec<serde_json::Value> {
+pub(crate) fn distinct(rows: &[ResultRow], key: &str) -> Vec<serde_json::Value> {
     let mut vals: Vec<serde_json::Value> = Vec::new();
     for r in rows {
         if let Some(v) = r.axes.get(key) {
@@ -132,8 +133,8 @@ impl Heatmap {
     /// Aggregates `rows` (with axes `keys`) as `spec` asks. An axis other than x, y and the
     /// aggregated ones that takes several values is an error naming it.
     pub fn compute(rows: &[ResultRow], keys: &[String], spec: &HeatmapSpec) -> Result<Self> {
-        let x_key = resolve_axis(&spec.x, keys)?;
-        let y_key = resolve_axis(&spec.y, keys)?;
+        let x_key = resolve_axis("--heatmap", &spec.x, keys)?;
+        let y_key = resolve_axis("--heatmap", &spec.y, keys)?;
         if x_key == y_key {
             return Err(Error::Config(format!(
                 "--heatmap: x and y are the same axis `{x_key}`"
@@ -168,7 +169,7 @@ impl Heatmap {
         let over = match &spec.over {
             None => rest.clone(),
             Some(o) => {
-                let o = resolve_axis(o, keys)?;
+                let o = resolve_axis("--heatmap", o, keys)?;
                 if o == x_key || o == y_key {
                     return Err(Error::Config(format!(
                         "--heatmap: `{o}` is plotted; it cannot also be aggregated"

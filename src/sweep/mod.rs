@@ -21,6 +21,7 @@
 //! newest one. docs/sweeps.md describes the spec format, the backends and the outputs.
 
 pub mod cell;
+pub mod curves;
 pub mod heatmap;
 pub mod local;
 pub mod merge;
@@ -30,6 +31,7 @@ pub mod slurm;
 pub mod spec;
 
 pub use cell::{Cell, CellState};
+pub use curves::CurvesSpec;
 pub use heatmap::HeatmapSpec;
 pub use local::{run_local, LocalOptions, LocalReport};
 pub use merge::{merge, ResultRow};

@@ -1,0 +1,139 @@
+//! Learning curves of a sweep: one panel per pair of values of two axes, accuracy over training
+//! steps on the main evaluation grid and on each further evaluation set; the panel's cells
+//! (seeds, and any other axis) are thin lines, their mean is thick.
+
+use super::heatmap::{distinct, label, resolve_axis};
+use super::merge::ResultRow;
+use super::{Sweep, FIGURES_DIR};
+use crate::record::EvalRecord;
+use crate::run_dir::RunDir;
+use crate::seed_curves::{plot_seed_panels, Curve, SeedPanel, SeedSeries};
+use crate::{Error, Result};
+use plotters::style::RGBColor;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// What to draw: `X,Y` on the command line (panels across X, down Y).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurvesSpec {
+    /// Axis across the panel columns (a key, or its last part when that is unique).
+    pub x: String,
+    /// Axis down the panel rows.
+    pub y: String,
+}
+
+impl FromStr for CurvesSpec {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.split(',').map(str::trim).collect::<Vec<_>>().as_slice() {
+            [x, y] if !x.is_empty() && !y.is_empty() => Ok(Self {
+                x: x.to_string(),
+                y: y.to_string(),
+            }),
+            _ => Err(Error::Config(format!(
+                "--curves {s:?}: expected X,Y, e.g. data.dx,data.sigma"
+            ))),
+        }
+    }
+}
+
+/// Series colours: the main grid first, then the evaluation sets in name order (cycled).
+const COLOURS: [RGBColor; 4] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+];
+
+/// Accuracy over steps: the main grid's (`set` = `None`) or an evaluation set's.
+fn curve(records: &[EvalRecord], set: Option<&str>) -> Curve {
+    records
+        .iter()
+        .map(|r| {
+            let v = match set {
+                None => Some(r.accuracy),
+                Some(name) => r.sets.get(name).map(|s| s.accuracy),
+            };
+            (r.step as f64, v)
+        })
+        .collect()
+}
+
+/// Draws `figures/curves-<x>-<y>.png` (written to a temporary file and renamed into place) from
+/// the finished cells of `rows`; returns its path. An error when no cell has finished.
+pub fn write_curves(sweep: &Sweep, rows: &[ResultRow], spec: &CurvesSpec) -> Result<PathBuf> {
+    let x_key = resolve_axis("--curves", &spec.x, &sweep.axis_keys)?;
+    let y_key = resolve_axis("--curves", &spec.y, &sweep.axis_keys)?;
+    if x_key == y_key {
+        return Err(Error::Config(format!(
+            "--curves: x and y are the same axis `{x_key}`"
+        )));
+    }
+    let mut records: Vec<(&ResultRow, Vec<EvalRecord>)> = Vec::new();
+    for r in rows.iter().filter(|r| r.metrics.is_some()) {
+        let cell = sweep.cell(r.index)?;
+        records.push((r, RunDir::new(sweep.cell_dir(cell)).read_records()?));
+    }
+    let mut sets: Vec<String> = records
+        .iter()
+        .flat_map(|(_, recs)| recs.iter().flat_map(|r| r.sets.keys().cloned()))
+        .collect();
+    sets.sort();
+    sets.dedup();
+    let short = |k: &str| k.rsplit('.').next().unwrap_or(k).to_string();
+    let (xs, ys) = (distinct(rows, &x_key), distinct(rows, &y_key));
+    let mut panels = Vec::new();
+    for yv in &ys {
+        for xv in &xs {
+            let members: Vec<&Vec<EvalRecord>> = records
+                .iter()
+                .filter(|(r, _)| r.axes.get(&x_key) == Some(xv) && r.axes.get(&y_key) == Some(yv))
+                .map(|(_, recs)| recs)
+                .collect();
+            // A panel without a finished cell stays, empty, so that the grid keeps its order.
+            let names = std::iter::once(None).chain(sets.iter().map(|s| Some(s.as_str())));
+            let series = names
+                .filter(|_| !members.is_empty())
+                .enumerate()
+                .map(|(i, set)| SeedSeries {
+                    label: set.map_or("main grid".to_string(), |s| format!("set `{s}`")),
+                    colour: COLOURS[i % COLOURS.len()],
+                    seeds: members.iter().map(|recs| curve(recs, set)).collect(),
+                })
+                .collect();
+            panels.push(SeedPanel {
+                title: format!(
+                    "{} = {}, {} = {}{}",
+                    short(&x_key),
+                    label(xv),
+                    short(&y_key),
+                    label(yv),
+                    if members.is_empty() {
+                        " (none finished)"
+                    } else {
+                        ""
+                    }
+                ),
+                x_desc: "training step".into(),
+                y_desc: "accuracy".into(),
+                y_range: -0.02..1.05,
+                levels: vec![0.5],
+                legend_top: false,
+                series,
+            });
+        }
+    }
+    if records.is_empty() {
+        return Err(Error::Config(
+            "--curves: no finished cell to draw; run the sweep first".into(),
+        ));
+    }
+    let dir = sweep.dir.join(FIGURES_DIR);
+    std::fs::create_dir_all(&dir).map_err(crate::error::io_err(&dir))?;
+    let path = dir.join(format!("curves-{}-{}.png", short(&x_key), short(&y_key)));
+    let tmp = path.with_extension("partial.png");
+    plot_seed_panels(&tmp, &panels, xs.len().max(1))?;
+    std::fs::rename(&tmp, &path).map_err(crate::error::io_err(&path))?;
+    Ok(path)
+}
