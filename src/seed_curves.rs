@@ -32,7 +32,7 @@ pub struct SeedPanel {
     /// Dashed horizontal reference lines.
     pub levels: Vec<f64>,
     /// Where the legend goes (errors fall, accuracies rise).
-    pub legend_top: bool,
+    pub legend: SeriesLabelPosition,
     /// The series.
     pub series: Vec<SeedSeries>,
 }
@@ -83,6 +83,7 @@ pub fn plot_seed_panels(path: &Path, panels: &[SeedPanel], columns: usize) -> Re
             .map_err(plot_err)?;
         chart
             .configure_mesh()
+            .x_label_formatter(&|v| format!("{v:.0}"))
             .x_desc(&panel.x_desc)
             .y_desc(&panel.y_desc)
             .draw()
@@ -121,13 +122,12 @@ pub fn plot_seed_panels(path: &Path, panels: &[SeedPanel], columns: usize) -> Re
                     PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(3))
                 });
         }
+        if panel.series.is_empty() {
+            continue;
+        }
         chart
             .configure_series_labels()
-            .position(if panel.legend_top {
-                SeriesLabelPosition::UpperRight
-            } else {
-                SeriesLabelPosition::LowerRight
-            })
+            .position(panel.legend.clone())
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
             .draw()

@@ -164,7 +164,7 @@ pub fn plot_set_curves(path: &Path, c: &Comparison, runs: &[FinishedRun]) -> Res
             y_desc: "accuracy".into(),
             y_range: 0.0..1.02,
             levels: Vec::new(),
-            legend_top: false,
+            legend: plotters::chart::SeriesLabelPosition::LowerRight,
             series: SETS
                 .iter()
                 .zip(set_colours)
@@ -181,7 +181,7 @@ pub fn plot_set_curves(path: &Path, c: &Comparison, runs: &[FinishedRun]) -> Res
             y_desc: "fraction of samples".into(),
             y_range: 0.0..1.02,
             levels: Vec::new(),
-            legend_top: true,
+            legend: plotters::chart::SeriesLabelPosition::UpperRight,
             series: mix
                 .iter()
                 .map(|&(label, colour, f)| SeedSeries {

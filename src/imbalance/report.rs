@@ -245,7 +245,7 @@ pub fn plot_axis_curves(path: &Path, c: &Comparison, runs: &[FinishedRun]) -> Re
             y_desc: "mean |error| (px)".into(),
             y_range: 0.0..err_top,
             levels: vec![c.coupling.error_fraction * c.chance_error[0]],
-            legend_top: true,
+            legend: plotters::chart::SeriesLabelPosition::UpperRight,
             series: series(true),
         });
         bottom.push(SeedPanel {
@@ -254,7 +254,7 @@ pub fn plot_axis_curves(path: &Path, c: &Comparison, runs: &[FinishedRun]) -> Re
             y_desc: "accuracy at 1 px".into(),
             y_range: 0.0..1.02,
             levels: Vec::new(),
-            legend_top: false,
+            legend: plotters::chart::SeriesLabelPosition::LowerRight,
             series: series(false),
         });
     }

@@ -205,7 +205,7 @@ pub fn plot_efficiency(path: &Path, c: &Comparison, runs: &[FinishedRun]) -> Res
             y_desc: "accuracy (τ 1 px)".into(),
             y_range: 0.0..1.02,
             levels: vec![c.accuracy_level],
-            legend_top: false,
+            legend: plotters::chart::SeriesLabelPosition::LowerRight,
             series: examples,
         });
         by_step.push(SeedPanel {
@@ -214,7 +214,7 @@ pub fn plot_efficiency(path: &Path, c: &Comparison, runs: &[FinishedRun]) -> Res
             y_desc: "accuracy (τ 1 px)".into(),
             y_range: 0.0..1.02,
             levels: vec![c.accuracy_level],
-            legend_top: false,
+            legend: plotters::chart::SeriesLabelPosition::LowerRight,
             series: steps,
         });
     }

@@ -1,6 +1,7 @@
 //! Learning curves of a sweep: one panel per pair of values of two axes, accuracy over training
-//! steps on the main evaluation grid and on each further evaluation set; the panel's cells
-//! (seeds, and any other axis) are thin lines, their mean is thick.
+//! steps on the main evaluation grid (at τ = 1 px and at the tight 0.5 px) and on each further
+//! evaluation set; the panel's cells (seeds, and any other axis) are thin lines, their mean is
+//! thick.
 
 use super::heatmap::{distinct, label, resolve_axis};
 use super::merge::ResultRow;
@@ -38,26 +39,50 @@ impl FromStr for CurvesSpec {
     }
 }
 
-/// Series colours: the main grid first, then the evaluation sets in name order (cycled).
-const COLOURS: [RGBColor; 4] = [
+/// Series colours: the main grid (τ = 1 px, then 0.5 px) first, then the evaluation sets in
+/// name order (cycled).
+const COLOURS: [RGBColor; 5] = [
     RGBColor(31, 119, 180),
+    RGBColor(140, 190, 230),
     RGBColor(214, 39, 40),
     RGBColor(44, 160, 44),
     RGBColor(148, 103, 189),
 ];
 
-/// Accuracy over steps: the main grid's (`set` = `None`) or an evaluation set's.
-fn curve(records: &[EvalRecord], set: Option<&str>) -> Curve {
-    records
-        .iter()
-        .map(|r| {
-            let v = match set {
-                None => Some(r.accuracy),
-                Some(name) => r.sets.get(name).map(|s| s.accuracy),
-            };
-            (r.step as f64, v)
-        })
-        .collect()
+/// One series of a panel: which accuracy it reads.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    /// The main grid at τ = 1 px.
+    Main,
+    /// The main grid at the tight tolerance.
+    MainTight,
+    /// An evaluation set at τ = 1 px.
+    Set(&'a str),
+}
+
+impl Source<'_> {
+    fn label(self) -> String {
+        match self {
+            Self::Main => "main grid".into(),
+            Self::MainTight => "main grid, τ 0.5 px".into(),
+            Self::Set(name) => format!("set `{name}`"),
+        }
+    }
+
+    /// Accuracy over steps (`None` where a record lacks the set).
+    fn curve(self, records: &[EvalRecord]) -> Curve {
+        records
+            .iter()
+            .map(|r| {
+                let v = match self {
+                    Self::Main => Some(r.accuracy),
+                    Self::MainTight => Some(r.accuracy_tight),
+                    Self::Set(name) => r.sets.get(name).map(|s| s.accuracy),
+                };
+                (r.step as f64, v)
+            })
+            .collect()
+    }
 }
 
 /// Draws `figures/curves-<x>-<y>.png` (written to a temporary file and renamed into place) from
@@ -92,14 +117,16 @@ pub fn write_curves(sweep: &Sweep, rows: &[ResultRow], spec: &CurvesSpec) -> Res
                 .map(|(_, recs)| recs)
                 .collect();
             // A panel without a finished cell stays, empty, so that the grid keeps its order.
-            let names = std::iter::once(None).chain(sets.iter().map(|s| Some(s.as_str())));
-            let series = names
+            let sources = [Source::Main, Source::MainTight]
+                .into_iter()
+                .chain(sets.iter().map(|s| Source::Set(s)));
+            let series = sources
                 .filter(|_| !members.is_empty())
                 .enumerate()
-                .map(|(i, set)| SeedSeries {
-                    label: set.map_or("main grid".to_string(), |s| format!("set `{s}`")),
+                .map(|(i, source)| SeedSeries {
+                    label: source.label(),
                     colour: COLOURS[i % COLOURS.len()],
-                    seeds: members.iter().map(|recs| curve(recs, set)).collect(),
+                    seeds: members.iter().map(|recs| source.curve(recs)).collect(),
                 })
                 .collect();
             panels.push(SeedPanel {
@@ -119,7 +146,7 @@ pub fn write_curves(sweep: &Sweep, rows: &[ResultRow], spec: &CurvesSpec) -> Res
                 y_desc: "accuracy".into(),
                 y_range: -0.02..1.05,
                 levels: vec![0.5],
-                legend_top: false,
+                legend: plotters::chart::SeriesLabelPosition::UpperLeft,
                 series,
             });
         }

@@ -114,7 +114,7 @@ pub fn plot_curves(path: &Path, runs: &[FinishedRun]) -> Result<()> {
             y_desc: "mean W1".into(),
             y_range: 0.0..1.0,
             levels: Vec::new(),
-            legend_top: true,
+            legend: plotters::chart::SeriesLabelPosition::UpperRight,
             series: vec![
                 SeedSeries {
                     label: "Clifford (4D)".into(),
@@ -134,7 +134,7 @@ pub fn plot_curves(path: &Path, runs: &[FinishedRun]) -> Result<()> {
             y_desc: "mean |cos|".into(),
             y_range: 0.0..1.0,
             levels: Vec::new(),
-            legend_top: true,
+            legend: plotters::chart::SeriesLabelPosition::UpperRight,
             series: vec![SeedSeries {
                 label: "x on y".into(),
                 colour: BLACK,
@@ -147,7 +147,7 @@ pub fn plot_curves(path: &Path, runs: &[FinishedRun]) -> Result<()> {
             y_desc: "count".into(),
             y_range: 0.0..6.0,
             levels: vec![2.0],
-            legend_top: true,
+            legend: plotters::chart::SeriesLabelPosition::UpperRight,
             series: vec![SeedSeries {
                 label: "H1".into(),
                 colour: red,
@@ -160,7 +160,7 @@ pub fn plot_curves(path: &Path, runs: &[FinishedRun]) -> Result<()> {
             y_desc: "accuracy".into(),
             y_range: 0.0..1.02,
             levels: Vec::new(),
-            legend_top: false,
+            legend: plotters::chart::SeriesLabelPosition::LowerRight,
             series: vec![SeedSeries {
                 label: "accuracy".into(),
                 colour: BLACK,
