@@ -5,6 +5,7 @@
 
 use super::heatmap::{distinct, label, resolve_axis};
 use super::merge::ResultRow;
+use super::percolation_plot::COLOURS;
 use super::{Sweep, FIGURES_DIR};
 use crate::record::EvalRecord;
 use crate::run_dir::RunDir;
@@ -39,15 +40,16 @@ impl FromStr for CurvesSpec {
     }
 }
 
-/// Series colours: the main grid (τ = 1 px, then 0.5 px) first, then the evaluation sets in
-/// name order (cycled).
-const COLOURS: [RGBColor; 5] = [
-    RGBColor(31, 119, 180),
-    RGBColor(140, 190, 230),
-    RGBColor(214, 39, 40),
-    RGBColor(44, 160, 44),
-    RGBColor(148, 103, 189),
-];
+/// The colour of series `i`: the main grid (τ = 1 px, then its tight tolerance in a lighter
+/// shade), then the evaluation sets in name order (cycled over the percolation figure's).
+fn colour(i: usize) -> RGBColor {
+    const LIGHT_BLUE: RGBColor = RGBColor(140, 190, 230);
+    match i {
+        0 => COLOURS[0],
+        1 => LIGHT_BLUE,
+        _ => COLOURS[1 + (i - 2) % (COLOURS.len() - 1)],
+    }
+}
 
 /// One series of a panel: which accuracy it reads.
 #[derive(Clone, Copy)]
@@ -125,7 +127,7 @@ pub fn write_curves(sweep: &Sweep, rows: &[ResultRow], spec: &CurvesSpec) -> Res
                 .enumerate()
                 .map(|(i, source)| SeedSeries {
                     label: source.label(),
-                    colour: COLOURS[i % COLOURS.len()],
+                    colour: colour(i),
                     seeds: members.iter().map(|recs| source.curve(recs)).collect(),
                 })
                 .collect();

@@ -240,17 +240,13 @@ fn set_metrics(records: &[EvalRecord]) -> BTreeMap<String, SetMetrics> {
     last.sets
         .iter()
         .map(|(name, final_score)| {
-            let scored: Vec<(u64, Phase)> = records
-                .iter()
-                .filter_map(|r| r.sets.get(name).map(|s| (r.step, set_phase(s))))
-                .collect();
-            let tail = scored.iter().rev().take_while(|p| p.1 == Phase::C).count();
+            let is_c = |r: &EvalRecord| r.sets.get(name).map(set_phase) == Some(Phase::C);
             let metrics = SetMetrics {
                 final_accuracy: final_score.accuracy,
                 final_accuracy_tight: final_score.accuracy_tight,
                 final_gen_phase: set_phase(final_score),
-                gen_c: scored.iter().find(|p| p.1 == Phase::C).map(|p| p.0),
-                gen_c_for_good: (tail > 0).then(|| scored[scored.len() - tail].0),
+                gen_c: records.iter().find(|r| is_c(r)).map(|r| r.step),
+                gen_c_for_good: for_good(records, is_c),
             };
             (name.clone(), metrics)
         })

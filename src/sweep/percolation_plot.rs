@@ -8,8 +8,8 @@ use crate::Result;
 use plotters::prelude::*;
 use std::path::Path;
 
-/// Line colours of the groups, in order (cycled).
-const COLOURS: [RGBColor; 5] = [
+/// Line colours of the groups, in order (cycled; also the sweep's learning curves').
+pub(crate) const COLOURS: [RGBColor; 5] = [
     RGBColor(31, 119, 180),
     RGBColor(214, 39, 40),
     RGBColor(44, 160, 44),
