@@ -295,7 +295,9 @@ impl Heatmap {
     fn size(&self) -> (u32, u32) {
         // Wide enough for the caption too (≈ 8.5 px per character at 17 px, plus the scale).
         let caption = 9 * self.title().chars().count() as u32 + 150;
-        let w = (260 + 150 * self.x_labels.len() as u32).max(640).max(caption);
+        let w = (260 + 150 * self.x_labels.len() as u32)
+            .max(640)
+            .max(caption);
         let h = (170 + 60 * self.y_labels.len() as u32).max(360);
         (w, h)
     }
