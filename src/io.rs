@@ -17,6 +17,25 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic_faulty(path, bytes, None)
 }
 
+/// Creates `path` through a writer that takes a path (e.g. plotters' PNG backend): `write`
+/// writes `.<stem>.partial.<extension>` beside it, which is then renamed over `path`, so a reader never
+/// sees a half-drawn file. Missing parent directories are created.
+pub fn write_via_temp(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(dir) = dir {
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    }
+    // The temporary keeps the extension: writers such as plotters pick the format from it.
+    let part = |p: Option<&std::ffi::OsStr>| p.map(|n| n.to_string_lossy().into_owned());
+    let stem = part(path.file_stem()).unwrap_or_else(|| "file".into());
+    let tmp = match part(path.extension()) {
+        Some(ext) => path.with_file_name(format!(".{stem}.partial.{ext}")),
+        None => path.with_file_name(format!(".{stem}.partial")),
+    };
+    write(&tmp)?;
+    std::fs::rename(&tmp, path).map_err(io_err(path))
+}
+
 /// [`write_atomic`], failing as `fault` says when it applies to `path`.
 pub fn write_atomic_faulty(path: &Path, bytes: &[u8], fault: Option<&WriteFault>) -> Result<()> {
     if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {

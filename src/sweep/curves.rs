@@ -3,7 +3,7 @@
 //! evaluation set; the panel's cells (seeds, and any other axis) are thin lines, their mean is
 //! thick.
 
-use super::heatmap::{distinct, label, resolve_axis};
+use super::heatmap::{distinct, label, resolve_xy};
 use super::merge::ResultRow;
 use super::percolation_plot::COLOURS;
 use super::{Sweep, FIGURES_DIR};
@@ -90,24 +90,13 @@ impl Source<'_> {
 /// Draws `figures/curves-<x>-<y>.png` (written to a temporary file and renamed into place) from
 /// the finished cells of `rows`; returns its path. An error when no cell has finished.
 pub fn write_curves(sweep: &Sweep, rows: &[ResultRow], spec: &CurvesSpec) -> Result<PathBuf> {
-    let x_key = resolve_axis("--curves", &spec.x, &sweep.axis_keys)?;
-    let y_key = resolve_axis("--curves", &spec.y, &sweep.axis_keys)?;
-    if x_key == y_key {
-        return Err(Error::Config(format!(
-            "--curves: x and y are the same axis `{x_key}`"
-        )));
-    }
+    let (x_key, y_key) = resolve_xy("--curves", &spec.x, &spec.y, &sweep.axis_keys)?;
     let mut records: Vec<(&ResultRow, Vec<EvalRecord>)> = Vec::new();
     for r in rows.iter().filter(|r| r.metrics.is_some()) {
         let cell = sweep.cell(r.index)?;
         records.push((r, RunDir::new(sweep.cell_dir(cell)).read_records()?));
     }
-    let mut sets: Vec<String> = records
-        .iter()
-        .flat_map(|(_, recs)| recs.iter().flat_map(|r| r.sets.keys().cloned()))
-        .collect();
-    sets.sort();
-    sets.dedup();
+    let sets = super::merge::set_names(rows);
     let short = |k: &str| k.rsplit('.').next().unwrap_or(k).to_string();
     let (xs, ys) = (distinct(rows, &x_key), distinct(rows, &y_key));
     let mut panels = Vec::new();
@@ -158,11 +147,11 @@ pub fn write_curves(sweep: &Sweep, rows: &[ResultRow], spec: &CurvesSpec) -> Res
             "--curves: no finished cell to draw; run the sweep first".into(),
         ));
     }
-    let dir = sweep.dir.join(FIGURES_DIR);
-    std::fs::create_dir_all(&dir).map_err(crate::error::io_err(&dir))?;
-    let path = dir.join(format!("curves-{}-{}.png", short(&x_key), short(&y_key)));
-    let tmp = path.with_extension("partial.png");
-    plot_seed_panels(&tmp, &panels, xs.len().max(1))?;
-    std::fs::rename(&tmp, &path).map_err(crate::error::io_err(&path))?;
+    let path =
+        sweep
+            .dir
+            .join(FIGURES_DIR)
+            .join(format!("curves-{}-{}.png", short(&x_key), short(&y_key)));
+    crate::io::write_via_temp(&path, |tmp| plot_seed_panels(tmp, &panels, xs.len().max(1)))?;
     Ok(path)
 }

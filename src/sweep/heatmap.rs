@@ -99,6 +99,23 @@ pub(crate) fn resolve_axis(flag: &str, name: &str, keys: &[String]) -> Result<St
     }
 }
 
+/// The axis keys of an x and a y axis ([`resolve_axis`]), which must differ.
+pub(crate) fn resolve_xy(
+    flag: &str,
+    x: &str,
+    y: &str,
+    keys: &[String],
+) -> Result<(String, String)> {
+    let x_key = resolve_axis(flag, x, keys)?;
+    let y_key = resolve_axis(flag, y, keys)?;
+    if x_key == y_key {
+        return Err(Error::Config(format!(
+            "{flag}: x and y are the same axis `{x_key}`"
+        )));
+    }
+    Ok((x_key, y_key))
+}
+
 /// Orders axis values: numbers numerically, then everything else by its text.
 fn cmp_values(a: &serde_json::Value, b: &serde_json::Value) -> Ordering {
     match (a.as_f64(), b.as_f64()) {
@@ -133,30 +150,19 @@ impl Heatmap {
     /// Aggregates `rows` (with axes `keys`) as `spec` asks. An axis other than x, y and the
     /// aggregated ones that takes several values is an error naming it.
     pub fn compute(rows: &[ResultRow], keys: &[String], spec: &HeatmapSpec) -> Result<Self> {
-        let x_key = resolve_axis("--heatmap", &spec.x, keys)?;
-        let y_key = resolve_axis("--heatmap", &spec.y, keys)?;
-        if x_key == y_key {
-            return Err(Error::Config(format!(
-                "--heatmap: x and y are the same axis `{x_key}`"
-            )));
-        }
+        let (x_key, y_key) = resolve_xy("--heatmap", &spec.x, &spec.y, keys)?;
         let column = merge::column(&spec.column)?;
         if let merge::ColumnRef::Set(set, _) = &column {
-            let finished = || rows.iter().filter_map(|r| r.metrics.as_ref());
-            if finished().next().is_some() && !finished().any(|m| m.sets.contains_key(set)) {
-                let mut names: Vec<&String> = finished().flat_map(|m| m.sets.keys()).collect();
-                names.sort();
-                names.dedup();
+            let names = merge::set_names(rows);
+            let any_finished = rows.iter().any(|r| r.metrics.is_some());
+            if any_finished && !names.contains(set.as_str()) {
+                let listed: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
                 return Err(Error::Config(format!(
                     "--heatmap: no finished cell has an evaluation set `{set}`; sets: {}",
-                    if names.is_empty() {
+                    if listed.is_empty() {
                         "none".to_string()
                     } else {
-                        names
-                            .iter()
-                            .map(|n| format!("`{n}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        listed.join(", ")
                     }
                 )));
             }
@@ -421,12 +427,9 @@ impl Heatmap {
         std::fs::create_dir_all(dir).map_err(crate::error::io_err(dir))?;
         let stem = self.file_stem();
         let png = dir.join(format!("{stem}.png"));
-        let tmp = dir.join(format!(".{stem}.partial.png"));
-        {
-            let root = BitMapBackend::new(&tmp, self.size()).into_drawing_area();
-            self.draw(&root)?;
-        }
-        std::fs::rename(&tmp, &png).map_err(crate::error::io_err(&png))?;
+        crate::io::write_via_temp(&png, |tmp| {
+            self.draw(&BitMapBackend::new(tmp, self.size()).into_drawing_area())
+        })?;
         let svg = dir.join(format!("{stem}.svg"));
         let mut text = String::new();
         {

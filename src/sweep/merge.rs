@@ -285,6 +285,14 @@ pub fn rows(sweep: &Sweep) -> Result<Vec<ResultRow>> {
     Ok(rows)
 }
 
+/// The names of the evaluation sets that any finished row has, sorted.
+pub fn set_names(rows: &[ResultRow]) -> std::collections::BTreeSet<&str> {
+    rows.iter()
+        .filter_map(|r| r.metrics.as_ref())
+        .flat_map(|m| m.sets.keys().map(String::as_str))
+        .collect()
+}
+
 /// A value as a CSV field: strings bare, numbers and booleans as JSON writes them, `null` empty,
 /// tables and lists as compact JSON.
 fn csv_field(v: &serde_json::Value) -> String {
@@ -305,11 +313,7 @@ pub fn csv_text(rows: &[ResultRow], axis_keys: &[String]) -> Result<String> {
     header.extend(axis_keys.iter().cloned());
     header.extend(["final_gen_phase", "final_rep_phase"].map(String::from));
     header.extend(COLUMNS.iter().map(|c| c.0.to_string()));
-    let set_names: std::collections::BTreeSet<&String> = rows
-        .iter()
-        .filter_map(|r| r.metrics.as_ref())
-        .flat_map(|m| m.sets.keys())
-        .collect();
+    let set_names = set_names(rows);
     let set_columns: Vec<ColumnRef> = set_names
         .iter()
         .flat_map(|set| {

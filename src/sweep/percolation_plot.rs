@@ -32,9 +32,6 @@ fn group_name(r: &PercolationRow) -> String {
 
 /// Draws the figure to `path` (PNG; written to a temporary file and renamed into place).
 pub fn plot(path: &Path, rows: &[PercolationRow], rule: &PercolationRule) -> Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(crate::error::io_err(dir))?;
-    }
     let lambdas = rows
         .iter()
         .flat_map(|r| {
@@ -52,10 +49,9 @@ pub fn plot(path: &Path, rows: &[PercolationRow], rule: &PercolationRule) -> Res
     } else {
         (0.01, 1.0)
     };
-    let tmp = path.with_extension("partial.png");
-    {
+    crate::io::write_via_temp(path, |tmp| {
         register_fonts();
-        let root = BitMapBackend::new(&tmp, (900, 560)).into_drawing_area();
+        let root = BitMapBackend::new(tmp, (900, 560)).into_drawing_area();
         root.fill(&WHITE).map_err(plot_err)?;
         let mut chart = ChartBuilder::on(&root)
             .caption(
@@ -136,8 +132,6 @@ pub fn plot(path: &Path, rows: &[PercolationRow], rule: &PercolationRule) -> Res
             .label_font(("sans-serif", 13))
             .draw()
             .map_err(plot_err)?;
-        root.present().map_err(plot_err)?;
-    }
-    std::fs::rename(&tmp, path).map_err(crate::error::io_err(path))?;
-    Ok(())
+        root.present().map_err(plot_err)
+    })
 }
