@@ -25,6 +25,13 @@ const CASES: &[Case] = &[
     (2, 3, 1, 1, 4, 3, 1, 1, true),
     (1, 2, 2, 1, 3, 3, 1, 1, false),
     (5, 16, 16, 16, 32, 3, 1, 1, true),
+    // Images of fewer than 256 output pixels go through gemm in groups (conv.rs, GROUP_COLUMNS):
+    // 4×4 outputs in groups of 16 (16, 16, 5; per thread in the backward pass: 16 + 3, 16 + 2),
+    // 8×8 in groups of 4 with a group of one left over (also pointwise), and a strided conv.
+    (37, 3, 4, 4, 5, 3, 1, 1, true),
+    (9, 4, 8, 8, 6, 3, 1, 1, false),
+    (9, 4, 8, 8, 6, 1, 0, 1, true),
+    (20, 3, 8, 8, 4, 3, 1, 2, true),
 ];
 
 #[test]

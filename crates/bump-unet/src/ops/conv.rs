@@ -156,11 +156,11 @@ fn valid_range_stride1(w: usize, w_out: usize, kx: usize, pad: usize) -> (usize,
     (lo, hi)
 }
 
-/// Fills `col` (KD, P), row stride [`ConvGeom::ld`], from one image `x` (C_in, H, W).
-fn im2col(g: &ConvGeom, x: &[f32], col: &mut [f32]) {
-    let (k, s, pad, p, ld) = (g.k, g.stride, g.padding, g.p(), g.ld());
+/// Fills `col` (KD, P), row stride `ld` ≥ P, from one image `x` (C_in, H, W).
+fn im2col(g: &ConvGeom, x: &[f32], col: &mut [f32], ld: usize) {
+    let (k, s, pad, p) = (g.k, g.stride, g.padding, g.p());
     if s == 1 && g.h_out == g.h && g.w_out == g.w {
-        im2col_same(g, x, col);
+        im2col_same(g, x, col, ld);
         return;
     }
     for ci in 0..g.c_in {
@@ -203,8 +203,8 @@ fn im2col(g: &ConvGeom, x: &[f32], col: &mut [f32]) {
 /// a fixed offset, then zeros where the shift leaves the image (whole rows at the top or
 /// bottom, and the columns that wrapped around a row end). One large copy per row instead of
 /// one small copy per image row.
-fn im2col_same(g: &ConvGeom, x: &[f32], col: &mut [f32]) {
-    let (k, pad, ld, w) = (g.k, g.padding as isize, g.ld(), g.w);
+fn im2col_same(g: &ConvGeom, x: &[f32], col: &mut [f32], ld: usize) {
+    let (k, pad, w) = (g.k, g.padding as isize, g.w);
     let hw = g.h * g.w;
     for ci in 0..g.c_in {
         let src = &x[ci * hw..(ci + 1) * hw];
@@ -251,10 +251,10 @@ fn im2col_same(g: &ConvGeom, x: &[f32], col: &mut [f32]) {
     }
 }
 
-/// Accumulates `col` (KD, P), row stride [`ConvGeom::ld`], into the zero-initialised image
-/// gradient `gx` (C_in, H, W).
-fn col2im(g: &ConvGeom, col: &[f32], gx: &mut [f32]) {
-    let (k, s, pad, p, ld) = (g.k, g.stride, g.padding, g.p(), g.ld());
+/// Accumulates `col` (KD, P), row stride `ld` ≥ P, into the zero-initialised image gradient
+/// `gx` (C_in, H, W).
+fn col2im(g: &ConvGeom, col: &[f32], gx: &mut [f32], ld: usize) {
+    let (k, s, pad, p) = (g.k, g.stride, g.padding, g.p());
     for ci in 0..g.c_in {
         let dst = &mut gx[ci * g.h * g.w..(ci + 1) * g.h * g.w];
         for ky in 0..k {
@@ -290,14 +290,69 @@ fn col2im(g: &ConvGeom, col: &[f32], gx: &mut [f32]) {
     }
 }
 
-/// Gemm parallelism inside one image: the threads go to the batch when it can use them.
-fn inner_parallelism(batch: usize) -> Parallelism {
+/// Gemm parallelism inside one gemm call: the threads go to the calls (images or groups of
+/// images) when there are enough of them.
+fn inner_parallelism(calls: usize) -> Parallelism {
     let n = num_threads();
-    if batch >= n || n <= 1 {
+    if calls >= n || n <= 1 {
         Parallelism::None
     } else {
         Parallelism::Rayon(n)
     }
+}
+
+/// Output columns one gemm call should have at least. gemm packs the weights (C_out × KD) at
+/// every call, and for the deep levels of a UNet the weights are larger than the column matrix
+/// of one image (256 × 2,304 weights against 2,304 × 16 columns for a 4×4 image): packing them
+/// once per image cost more than the multiply. Images with fewer output pixels are therefore
+/// convolved in groups, their column matrices side by side.
+const GROUP_COLUMNS: usize = 256;
+
+/// Images per gemm call: enough for [`GROUP_COLUMNS`] output columns, at most the batch. It
+/// depends on the geometry only (not on the thread count), so the forward pass gives the same
+/// bits for any number of threads.
+fn group_len(g: &ConvGeom) -> usize {
+    GROUP_COLUMNS.div_ceil(g.p()).clamp(1, g.batch.max(1))
+}
+
+/// Row stride of the column matrix of `n` images side by side: [`ConvGeom::ld`] for one image
+/// (which may be the image itself, for a pointwise conv), else `n·P` padded like it.
+fn group_ld(g: &ConvGeom, n: usize) -> usize {
+    if n == 1 {
+        g.ld()
+    } else {
+        padded_stride(n * g.p())
+    }
+}
+
+/// Length of the column matrix of `n` images (0 for one image of a pointwise conv).
+fn group_col_len(g: &ConvGeom, n: usize) -> usize {
+    if n == 1 {
+        g.col_len()
+    } else {
+        g.kd() * group_ld(g, n)
+    }
+}
+
+/// Scratch floats [`conv_images`] needs for `n` images: their column matrix, and for more than
+/// one image the gemm's output before it is scattered to the images.
+fn fwd_scratch_len(g: &ConvGeom, n: usize) -> usize {
+    group_col_len(g, n) + if n > 1 { g.c_out * n * g.p() } else { 0 }
+}
+
+/// Fills the column matrix of the images `xs` (n·C_in·H·W), side by side: image `j` takes
+/// columns `j·P..(j+1)·P` of every row. Returns the matrix and its row stride; for one image of a
+/// pointwise conv that is the image itself.
+fn group_columns<'a>(g: &ConvGeom, xs: &'a [f32], col: &'a mut [f32]) -> (&'a [f32], usize) {
+    let n = xs.len() / g.in_len();
+    if n == 1 && g.is_pointwise() {
+        return (xs, g.p());
+    }
+    let ld = group_ld(g, n);
+    for (j, xj) in xs.chunks_exact(g.in_len()).enumerate() {
+        im2col(g, xj, &mut col[j * g.p()..], ld);
+    }
+    (&col[..group_col_len(g, n)], ld)
 }
 
 /// One image of a forward conv: `y_b (C_out, P) = w (C_out, KD) · im2col(x_b)`, added to the
@@ -313,13 +368,7 @@ fn conv_image(
     par: Parallelism,
 ) {
     let (kd, p) = (g.kd(), g.p());
-    let rhs: &[f32] = if g.is_pointwise() {
-        xb
-    } else {
-        let col = &mut col[..g.col_len()];
-        im2col(g, xb, col);
-        col
-    };
+    let (rhs, ld) = group_columns(g, xb, col);
     // SAFETY: yb is (co, p), w is (co, kd), rhs is (kd, p) with row stride ld, all row-major
     // and in bounds.
     unsafe {
@@ -336,7 +385,7 @@ fn conv_image(
             kd as isize,
             rhs.as_ptr(),
             1,
-            g.ld() as isize,
+            ld as isize,
             1.0,
             1.0,
             false,
@@ -344,6 +393,69 @@ fn conv_image(
             false,
             par,
         );
+    }
+}
+
+/// Forward conv of `n` consecutive images `xs` (n·C_in·H·W) into `ys` (n·C_out·P), added to the
+/// current contents of `ys` when `accumulate`: one gemm call for all of them (see
+/// [`GROUP_COLUMNS`]). `scratch` holds at least [`fwd_scratch_len`] floats.
+fn conv_images(
+    g: &ConvGeom,
+    xs: &[f32],
+    w: &[f32],
+    ys: &mut [f32],
+    scratch: &mut [f32],
+    accumulate: bool,
+    par: Parallelism,
+) {
+    let n = ys.len() / g.out_len();
+    if n <= 1 {
+        conv_image(g, xs, w, ys, scratch, accumulate, par);
+        return;
+    }
+    let (kd, p) = (g.kd(), g.p());
+    let cols = n * p;
+    let (col, tmp) = scratch.split_at_mut(group_col_len(g, n));
+    let tmp = &mut tmp[..g.c_out * cols];
+    let (rhs, ld) = group_columns(g, xs, col);
+    // SAFETY: tmp is (co, cols), w is (co, kd), rhs is (kd, cols) with row stride ld, all
+    // row-major and in bounds.
+    unsafe {
+        gemm(
+            g.c_out,
+            cols,
+            kd,
+            tmp.as_mut_ptr(),
+            1,
+            cols as isize,
+            false,
+            w.as_ptr(),
+            1,
+            kd as isize,
+            rhs.as_ptr(),
+            1,
+            ld as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        );
+    }
+    for (j, yj) in ys.chunks_exact_mut(g.out_len()).enumerate() {
+        for (row, src) in yj
+            .chunks_exact_mut(p)
+            .zip(tmp.chunks_exact(cols).map(|r| &r[j * p..(j + 1) * p]))
+        {
+            if accumulate {
+                for (y, v) in row.iter_mut().zip(src) {
+                    *y += v;
+                }
+            } else {
+                row.copy_from_slice(src);
+            }
+        }
     }
 }
 
@@ -362,38 +474,45 @@ pub(crate) fn conv2d_fwd_ext(
     bias: Option<&[f32]>,
     addend: Option<&[f32]>,
 ) -> Vec<f32> {
-    let (p, co, out_len) = (g.p(), g.c_out, g.out_len());
-    let par = inner_parallelism(g.batch);
-    chunked_vec(g.batch * out_len, out_len, |bi, yb| {
-        let bias = bias.map(|b| {
-            if b.len() == co {
-                b
-            } else {
-                &b[bi * co..(bi + 1) * co]
-            }
-        });
-        let add = addend.map(|a| &a[bi * out_len..(bi + 1) * out_len]);
-        match (bias, add) {
-            (Some(bias), Some(add)) => {
-                for ((row, &bv), arow) in yb.chunks_exact_mut(p).zip(bias).zip(add.chunks_exact(p))
-                {
-                    for (y, &a) in row.iter_mut().zip(arow) {
-                        *y = a + bv;
+    let (p, co, out_len, in_len) = (g.p(), g.c_out, g.out_len(), g.in_len());
+    let nb = group_len(g);
+    let par = inner_parallelism(g.batch.div_ceil(nb));
+    chunked_vec(g.batch * out_len, nb * out_len, |gi, ys| {
+        let b0 = gi * nb;
+        for (j, yb) in ys.chunks_exact_mut(out_len).enumerate() {
+            let bi = b0 + j;
+            let bias = bias.map(|b| {
+                if b.len() == co {
+                    b
+                } else {
+                    &b[bi * co..(bi + 1) * co]
+                }
+            });
+            let add = addend.map(|a| &a[bi * out_len..(bi + 1) * out_len]);
+            match (bias, add) {
+                (Some(bias), Some(add)) => {
+                    for ((row, &bv), arow) in
+                        yb.chunks_exact_mut(p).zip(bias).zip(add.chunks_exact(p))
+                    {
+                        for (y, &a) in row.iter_mut().zip(arow) {
+                            *y = a + bv;
+                        }
                     }
                 }
-            }
-            (Some(bias), None) => {
-                for (row, &bv) in yb.chunks_exact_mut(p).zip(bias) {
-                    row.fill(bv);
+                (Some(bias), None) => {
+                    for (row, &bv) in yb.chunks_exact_mut(p).zip(bias) {
+                        row.fill(bv);
+                    }
                 }
+                (None, Some(add)) => yb.copy_from_slice(add),
+                (None, None) => {}
             }
-            (None, Some(add)) => yb.copy_from_slice(add),
-            (None, None) => {}
         }
-        let xb = &x[bi * g.in_len()..(bi + 1) * g.in_len()];
-        let accumulate = bias.is_some() || add.is_some();
-        with_scratch(g.col_len(), |col| {
-            conv_image(g, xb, w, yb, col, accumulate, par)
+        let n = ys.len() / out_len;
+        let xs = &x[b0 * in_len..(b0 + n) * in_len];
+        let accumulate = bias.is_some() || addend.is_some();
+        with_scratch(fwd_scratch_len(g, n), |scratch| {
+            conv_images(g, xs, w, ys, scratch, accumulate, par)
         });
     })
 }
@@ -433,9 +552,10 @@ fn flip_transpose(g: &ConvGeom, w: &[f32]) -> Vec<f32> {
     out
 }
 
-/// The whole backward pass, one image at a time so that `gy_b` and the column buffer stay in
-/// cache: weight gradient `Σ_b gy_b · col_bᵀ` (im2col), bias gradient `Σ_b Σ_p gy_b`, input
-/// gradient as a forward conv of `gy_b` with the flipped, transposed kernel for stride-1 convs
+/// The whole backward pass, a group of images at a time (one image when its output has at
+/// least [`GROUP_COLUMNS`] pixels) so that `gy` and the column buffer stay in cache: weight
+/// gradient `Σ_b gy_b · col_bᵀ` (im2col), bias gradient `Σ_b Σ_p gy_b`, input gradient as a
+/// forward conv of `gy_b` with the flipped, transposed kernel for stride-1 convs
 /// ([`transposed_geom`]) and `col2im(wᵀ · gy_b)` otherwise. Returns
 /// `[gx (B·C_in·H·W), dw (C_out·KD), db (C_out)]`, `db` only when `with_bias`.
 pub(crate) fn conv2d_bwd(
@@ -445,105 +565,40 @@ pub(crate) fn conv2d_bwd(
     w: &[f32],
     with_bias: bool,
 ) -> Vec<f32> {
-    let (kd, p, co, ld) = (g.kd(), g.p(), g.c_out, g.ld());
-    let ldg = padded_stride(p);
+    let (co, in_len, out_len) = (g.c_out, g.in_len(), g.out_len());
+    let nb = group_len(g);
     let tg = transposed_geom(g);
     let w_flip = tg.map(|_| flip_transpose(g, w));
-    let col_len = g.col_len().max(tg.map_or(0, |t| t.col_len()));
-    let wlen = co * kd;
+    let wlen = co * g.kd();
     let acc_len = wlen + if with_bias { co } else { 0 };
-    let gx_len = g.batch * g.in_len();
+    let gx_len = g.batch * in_len;
+    let scratch_len = (group_col_len(g, nb) + co * padded_stride(nb * g.p()))
+        .max(tg.map_or(0, |t| fwd_scratch_len(&t, nb)));
     let par = inner_parallelism(g.batch);
     // Fixed image ranges per thread, weight/bias sums reduced in range order: bit-reproducible.
-    let (mut out, partials) = chunk_ranges_vec(gx_len, acc_len, g.in_len(), |range, gx_range| {
+    let (mut out, partials) = chunk_ranges_vec(gx_len, acc_len, in_len, |range, gx_range| {
         let mut acc = vec![0f32; acc_len];
-        with_scratch(col_len + co * ldg, |scratch| {
-            let (col, gy_pad) = scratch.split_at_mut(col_len);
-            for (bi, gxb) in range.zip(gx_range.chunks_exact_mut(g.in_len())) {
-                let xb = &x[bi * g.in_len()..(bi + 1) * g.in_len()];
-                let gy_rows = &gy[bi * g.out_len()..(bi + 1) * g.out_len()];
-                // gy_b with padded rows: the weight-gradient gemm (and, for strided convs, the
-                // input-gradient one) walks down its rows, which are 4 KiB apart for a 32×32
-                // image and would alias in L1 (see `ConvGeom::ld`).
-                for (dst, src) in gy_pad.chunks_exact_mut(ldg).zip(gy_rows.chunks_exact(p)) {
-                    dst[..p].copy_from_slice(src);
-                }
-                let rhs: &[f32] = if g.is_pointwise() {
-                    xb
-                } else {
-                    im2col(g, xb, &mut col[..g.col_len()]);
-                    &col[..g.col_len()]
+        with_scratch(scratch_len, |scratch| {
+            for (b0, gxs) in range.step_by(nb).zip(gx_range.chunks_mut(nb * in_len)) {
+                let n = gxs.len() / in_len;
+                let xs = &x[b0 * in_len..(b0 + n) * in_len];
+                let gys = &gy[b0 * out_len..(b0 + n) * out_len];
+                let grads = GroupGrads {
+                    acc: &mut acc,
+                    with_bias,
+                    gx: gxs,
                 };
-                // SAFETY: acc[..wlen] is (co, kd); gy_pad is (co, p) with row stride ldg; colᵀ is read from
-                // rhs (kd, p, row stride ld) with swapped strides; all in bounds.
-                unsafe {
-                    gemm(
-                        co,
-                        kd,
-                        p,
-                        acc.as_mut_ptr(),
-                        1,
-                        kd as isize,
-                        true,
-                        gy_pad.as_ptr(),
-                        1,
-                        ldg as isize,
-                        rhs.as_ptr(),
-                        ld as isize,
-                        1,
-                        1.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        par,
-                    );
-                }
-                if with_bias {
-                    for (a, row) in acc[wlen..].iter_mut().zip(gy_rows.chunks_exact(p)) {
-                        *a += row.iter().sum::<f32>();
-                    }
-                }
-                if let (Some(t), Some(wf)) = (&tg, &w_flip) {
-                    // gx_b = w̃ · im2col(gy_b): (C_in, P_in) = (C_in, C_out·K²) · (C_out·K², P_in).
-                    conv_image(t, gy_rows, wf, gxb, col, false, par);
-                    continue;
-                }
-                // The column buffer is free again: it receives wᵀ · gy_b (or gx_b directly).
-                let dst: *mut f32 = if g.is_pointwise() {
-                    gxb.as_mut_ptr()
-                } else {
-                    col.as_mut_ptr()
-                };
-                // SAFETY: dst is (kd, p) with row stride ld (p for a pointwise conv), wᵀ is read
-                // from w (co, kd) with swapped strides, gy_pad is (co, p) with row stride ldg; all in
-                // bounds.
-                unsafe {
-                    gemm(
-                        kd,
-                        p,
-                        co,
-                        dst,
-                        1,
-                        ld as isize,
-                        false,
-                        w.as_ptr(),
-                        kd as isize,
-                        1,
-                        gy_pad.as_ptr(),
-                        1,
-                        ldg as isize,
-                        0.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        par,
-                    );
-                }
-                if !g.is_pointwise() {
-                    col2im(g, &col[..g.col_len()], gxb);
-                }
+                conv_bwd_images(
+                    g,
+                    xs,
+                    gys,
+                    w,
+                    tg.as_ref(),
+                    w_flip.as_deref(),
+                    grads,
+                    scratch,
+                    par,
+                );
             }
         });
         acc
@@ -555,6 +610,125 @@ pub(crate) fn conv2d_bwd(
         }
     }
     out
+}
+
+/// Where [`conv_bwd_images`] writes: the weight (and bias) gradient sums, and the input
+/// gradient of its images.
+struct GroupGrads<'a> {
+    /// `dw` (C_out·KD) then, when `with_bias`, `db` (C_out); added to.
+    acc: &'a mut [f32],
+    with_bias: bool,
+    /// The images' input gradient (n·C_in·H·W), zero on entry.
+    gx: &'a mut [f32],
+}
+
+/// The backward pass of `n` consecutive images (`xs`, `gys`), all of them in each gemm call.
+/// `tg`/`w_flip` are [`transposed_geom`] and its kernel; `scratch` holds the column matrix and
+/// `gy` with padded rows, or [`fwd_scratch_len`] of `tg`.
+#[allow(clippy::too_many_arguments)]
+fn conv_bwd_images(
+    g: &ConvGeom,
+    xs: &[f32],
+    gys: &[f32],
+    w: &[f32],
+    tg: Option<&ConvGeom>,
+    w_flip: Option<&[f32]>,
+    grads: GroupGrads<'_>,
+    scratch: &mut [f32],
+    par: Parallelism,
+) {
+    let (kd, p, co) = (g.kd(), g.p(), g.c_out);
+    let n = gys.len() / g.out_len();
+    let cols = n * p;
+    let ldg = padded_stride(cols);
+    let (col, rest) = scratch.split_at_mut(group_col_len(g, n));
+    let gy_pad = &mut rest[..co * ldg];
+    // gy with padded rows, image j in columns j·P..(j+1)·P: the weight-gradient gemm (and, for
+    // strided convs, the input-gradient one) walks down its rows, which are 4 KiB apart for a
+    // 32×32 image and would alias in L1 (see `ConvGeom::ld`).
+    for (j, gy_j) in gys.chunks_exact(g.out_len()).enumerate() {
+        for (dst, src) in gy_pad.chunks_exact_mut(ldg).zip(gy_j.chunks_exact(p)) {
+            dst[j * p..(j + 1) * p].copy_from_slice(src);
+        }
+    }
+    let (rhs, ld) = group_columns(g, xs, col);
+    // SAFETY: acc[..co·kd] is (co, kd); gy_pad is (co, cols) with row stride ldg; colᵀ is read
+    // from rhs (kd, cols, row stride ld) with swapped strides; all in bounds.
+    unsafe {
+        gemm(
+            co,
+            kd,
+            cols,
+            grads.acc.as_mut_ptr(),
+            1,
+            kd as isize,
+            true,
+            gy_pad.as_ptr(),
+            1,
+            ldg as isize,
+            rhs.as_ptr(),
+            ld as isize,
+            1,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        );
+    }
+    if grads.with_bias {
+        for gy_j in gys.chunks_exact(g.out_len()) {
+            for (a, row) in grads.acc[co * kd..].iter_mut().zip(gy_j.chunks_exact(p)) {
+                *a += row.iter().sum::<f32>();
+            }
+        }
+    }
+    if let (Some(t), Some(wf)) = (tg, w_flip) {
+        // gx = w̃ · im2col(gy): (C_in, P_in) = (C_in, C_out·K²) · (C_out·K², P_in) per image;
+        // the column matrix and gy_pad are free again.
+        conv_images(t, gys, wf, grads.gx, scratch, false, par);
+        return;
+    }
+    // The column buffer is free again: it receives wᵀ · gy (or, for one image of a pointwise
+    // conv, gx directly).
+    let direct = n == 1 && g.is_pointwise();
+    let dst: *mut f32 = if direct {
+        grads.gx.as_mut_ptr()
+    } else {
+        col.as_mut_ptr()
+    };
+    let ld_dst = if direct { p } else { group_ld(g, n) };
+    // SAFETY: dst is (kd, cols) with row stride ld_dst, wᵀ is read from w (co, kd) with swapped
+    // strides, gy_pad is (co, cols) with row stride ldg; all in bounds.
+    unsafe {
+        gemm(
+            kd,
+            cols,
+            co,
+            dst,
+            1,
+            ld_dst as isize,
+            false,
+            w.as_ptr(),
+            kd as isize,
+            1,
+            gy_pad.as_ptr(),
+            1,
+            ldg as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        );
+    }
+    if !direct {
+        for (j, gx_j) in grads.gx.chunks_exact_mut(g.in_len()).enumerate() {
+            col2im(g, &col[j * p..], gx_j, ld_dst);
+        }
+    }
 }
 
 /// Borrows the f32 data of a contiguous CPU tensor.
