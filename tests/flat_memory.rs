@@ -2,17 +2,21 @@
 //! of the tiny model, with a checkpoint written every 500, through the same `Updater`, AdamW and
 //! EMA as `train::run`.
 //!
-//! Two measurements, after a 200-step warm-up and at the end:
+//! Two measurements, after a warm-up of 500 steps (through the first checkpoint write) and at
+//! the end:
 //! - **live heap bytes**, counted exactly by a global allocator that wraps mimalloc (allocated
 //!   minus freed): a leak of anything per step shows here, whatever the allocator keeps mapped.
 //!   The bound is 64 KiB; one leaked EMA copy per step of the tiny model (~0.1 MiB) would add
 //!   over 100 MiB.
 //! - **resident memory** (/proc/self/statm), the issue's own measure, which also counts what
 //!   mimalloc keeps mapped after a free (the binaries set `keep_freed_memory`, and so does this
-//!   test): it may grow by less than 16 MiB. Measured: it grows in steps of 2–8 MiB, all inside
-//!   mimalloc's arena mapping (the test prints every mapping whose resident size changed), while
-//!   the live heap stays within a few KiB: freed pages kept for reuse and fragmented, not a leak
-//!   (docs/reliability.md).
+//!   test): it may grow by less than 32 MiB. Measured: it grows in steps of 2 MiB (huge pages),
+//!   all inside mimalloc's arena mapping (the test prints every mapping whose resident size
+//!   changed), while the live heap stays within a few KiB: freed pages kept for reuse and
+//!   fragmented, not a leak. Six runs after the 500-step warm-up grew by 0–10 MiB; one run with
+//!   a 200-step warm-up jumped by 22 MiB (docs/reliability.md). A leak on the heap is the live
+//!   count's to catch; this bound catches what bypasses the allocator (mappings, thread stacks):
+//!   anything above ~20 KiB per step.
 //!
 //! Linux only. `BUMP_MEMORY_STEPS` changes the number of steps (default 2,000).
 
@@ -74,6 +78,9 @@ fn live() -> i64 {
 
 const MIB: f64 = 1024.0 * 1024.0;
 
+/// How far the live heap may move without counting as kept memory, in bytes.
+const LIVE_BOUND: i64 = 64 << 10;
+
 /// Resident set size of this process in bytes.
 fn rss() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
@@ -127,7 +134,10 @@ fn resident_memory_is_flat_over_thousands_of_steps() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2000);
-    let warmup = 200;
+    // The warm-up ends after the first checkpoint write (step 500), whose buffers are part of
+    // the steady state; with a 200-step warm-up a loaded machine once saw RSS jump by 22 MiB
+    // between steps 200 and 250, live heap flat (docs/reliability.md).
+    let warmup = 500.min(steps / 2);
     let mut cfg = common::micro_config();
     cfg.train.steps = steps;
     let dev = Device::Cpu;
@@ -140,8 +150,9 @@ fn resident_memory_is_flat_over_thousands_of_steps() {
     let run = RunDir::new(&out);
     run.create().unwrap();
 
-    // Both detectors can fail: 8 MiB kept alive shows up as ≥ 7 MiB resident and as exactly
-    // 8 MiB more live heap.
+    // Both detectors can fail: 8 MiB kept alive shows up as ≥ 7 MiB resident and as 8 MiB more
+    // live heap. Not exactly 8 MiB: the counter sees every thread, and the pools' workers and
+    // libtest's threads may allocate meanwhile (CI once saw 8 MiB + 900 B).
     let (before, live_before) = (rss(), live());
     let held = vec![1u8; 8 << 20];
     let grown = rss() as f64 - before as f64;
@@ -150,7 +161,11 @@ fn resident_memory_is_flat_over_thousands_of_steps() {
         "8 MiB kept measured as {:.2} MiB",
         grown / MIB
     );
-    assert_eq!(live() - live_before, 8 << 20);
+    let kept = live() - live_before;
+    assert!(
+        (kept - (8 << 20)).abs() < LIVE_BOUND,
+        "8 MiB kept counted as {kept} B of live heap"
+    );
     assert_eq!(held.iter().map(|&b| b as usize).sum::<usize>(), 8 << 20);
 
     let t0 = std::time::Instant::now();
@@ -188,7 +203,7 @@ fn resident_memory_is_flat_over_thousands_of_steps() {
         live_end as f64 / MIB,
     );
     assert!(
-        live_growth < 64 << 10,
+        live_growth < LIVE_BOUND,
         "the live heap grew by {live_growth} B after warm-up: something is kept per step"
     );
     eprintln!(
@@ -196,7 +211,7 @@ fn resident_memory_is_flat_over_thousands_of_steps() {
         changed_mappings(&maps_at_warmup, &mappings()).join("\n")
     );
     assert!(
-        growth < 16.0,
+        growth < 32.0,
         "resident memory grew by {growth:.2} MiB after warm-up (live heap: {live_growth} B)"
     );
     drop(held);
