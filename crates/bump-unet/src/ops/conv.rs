@@ -290,6 +290,72 @@ fn col2im(g: &ConvGeom, col: &[f32], gx: &mut [f32], ld: usize) {
     }
 }
 
+/// A gemm operand: a pointer and its column and row strides, in floats.
+#[derive(Clone, Copy)]
+struct Mat {
+    ptr: *const f32,
+    cs: usize,
+    rs: usize,
+}
+
+impl Mat {
+    fn new(ptr: *const f32, cs: usize, rs: usize) -> Self {
+        Self { ptr, cs, rs }
+    }
+}
+
+/// The output of [`gemm_into`], as [`Mat`].
+struct MatMut {
+    ptr: *mut f32,
+    cs: usize,
+    rs: usize,
+}
+
+impl MatMut {
+    fn new(ptr: *mut f32, cs: usize, rs: usize) -> Self {
+        Self { ptr, cs, rs }
+    }
+}
+
+/// `dst (m × n) = lhs (m × k) · rhs (k × n)`, added to `dst`'s contents when `accumulate`.
+///
+/// # Safety
+/// Each operand must cover its m × k, k × n or m × n elements at its strides, and `dst` must
+/// not overlap `lhs` or `rhs`.
+unsafe fn gemm_into(
+    (m, n, k): (usize, usize, usize),
+    dst: MatMut,
+    accumulate: bool,
+    lhs: Mat,
+    rhs: Mat,
+    par: Parallelism,
+) {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        gemm(
+            m,
+            n,
+            k,
+            dst.ptr,
+            dst.cs as isize,
+            dst.rs as isize,
+            accumulate,
+            lhs.ptr,
+            lhs.cs as isize,
+            lhs.rs as isize,
+            rhs.ptr,
+            rhs.cs as isize,
+            rhs.rs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        );
+    }
+}
+
 /// Gemm parallelism inside one gemm call: the threads go to the calls (images or groups of
 /// images) when there are enough of them.
 fn inner_parallelism(calls: usize) -> Parallelism {
@@ -372,25 +438,12 @@ fn conv_image(
     // SAFETY: yb is (co, p), w is (co, kd), rhs is (kd, p) with row stride ld, all row-major
     // and in bounds.
     unsafe {
-        gemm(
-            g.c_out,
-            p,
-            kd,
-            yb.as_mut_ptr(),
-            1,
-            p as isize,
+        gemm_into(
+            (g.c_out, p, kd),
+            MatMut::new(yb.as_mut_ptr(), 1, p),
             accumulate,
-            w.as_ptr(),
-            1,
-            kd as isize,
-            rhs.as_ptr(),
-            1,
-            ld as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
+            Mat::new(w.as_ptr(), 1, kd),
+            Mat::new(rhs.as_ptr(), 1, ld),
             par,
         );
     }
@@ -421,25 +474,12 @@ fn conv_images(
     // SAFETY: tmp is (co, cols), w is (co, kd), rhs is (kd, cols) with row stride ld, all
     // row-major and in bounds.
     unsafe {
-        gemm(
-            g.c_out,
-            cols,
-            kd,
-            tmp.as_mut_ptr(),
-            1,
-            cols as isize,
+        gemm_into(
+            (g.c_out, cols, kd),
+            MatMut::new(tmp.as_mut_ptr(), 1, cols),
             false,
-            w.as_ptr(),
-            1,
-            kd as isize,
-            rhs.as_ptr(),
-            1,
-            ld as isize,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
+            Mat::new(w.as_ptr(), 1, kd),
+            Mat::new(rhs.as_ptr(), 1, ld),
             par,
         );
     }
@@ -655,25 +695,12 @@ fn conv_bwd_images(
     // SAFETY: acc[..co·kd] is (co, kd); gy_pad is (co, cols) with row stride ldg; colᵀ is read
     // from rhs (kd, cols, row stride ld) with swapped strides; all in bounds.
     unsafe {
-        gemm(
-            co,
-            kd,
-            cols,
-            grads.acc.as_mut_ptr(),
-            1,
-            kd as isize,
+        gemm_into(
+            (co, kd, cols),
+            MatMut::new(grads.acc.as_mut_ptr(), 1, kd),
             true,
-            gy_pad.as_ptr(),
-            1,
-            ldg as isize,
-            rhs.as_ptr(),
-            ld as isize,
-            1,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
+            Mat::new(gy_pad.as_ptr(), 1, ldg),
+            Mat::new(rhs.as_ptr(), ld, 1),
             par,
         );
     }
@@ -702,25 +729,12 @@ fn conv_bwd_images(
     // SAFETY: dst is (kd, cols) with row stride ld_dst, wᵀ is read from w (co, kd) with swapped
     // strides, gy_pad is (co, cols) with row stride ldg; all in bounds.
     unsafe {
-        gemm(
-            kd,
-            cols,
-            co,
-            dst,
-            1,
-            ld_dst as isize,
+        gemm_into(
+            (kd, cols, co),
+            MatMut::new(dst, 1, ld_dst),
             false,
-            w.as_ptr(),
-            kd as isize,
-            1,
-            gy_pad.as_ptr(),
-            1,
-            ldg as isize,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
+            Mat::new(w.as_ptr(), kd, 1),
+            Mat::new(gy_pad.as_ptr(), 1, ldg),
             par,
         );
     }
