@@ -216,15 +216,7 @@ impl<'a> Evaluator<'a> {
             .ok_or_else(|| crate::Error::Config("no probe".into()))?;
         let means = mean_activations(&main.samples)?;
         let umap = bump_analysis::umap_r2(&means, &self.coords, &self.umap_config())?;
-        let gen = bump_analysis::classify_generation(
-            &bump_analysis::GenerationMix {
-                accuracy: score.accuracy,
-                multi_bump_rate: score.multi_bump_rate,
-                empty_rate: score.empty_rate,
-                single_wrong_rate: score.single_wrong_rate,
-            },
-            &bump_analysis::GenerationThresholds::default(),
-        );
+        let gen = SetScore::of(&score).classify_generation();
         let pca = bump_analysis::pca(&means, 2)?.projections_2d();
         let isomap = bump_analysis::isomap_2d(&means, self.cfg.eval.k).ok();
         let rep = main.label.clone();

@@ -262,6 +262,20 @@ impl SetScore {
         }
     }
 
+    /// The generation label of this score: [`bump_analysis::classify_generation`] with its
+    /// default thresholds on the score's failure mix (the rule every record and set uses).
+    pub fn classify_generation(&self) -> bump_analysis::Classification {
+        bump_analysis::classify_generation(
+            &bump_analysis::GenerationMix {
+                accuracy: self.accuracy,
+                multi_bump_rate: self.multi_bump_rate,
+                empty_rate: self.empty_rate,
+                single_wrong_rate: self.single_wrong_rate,
+            },
+            &bump_analysis::GenerationThresholds::default(),
+        )
+    }
+
     /// The summary of a scorer report.
     pub fn of(r: &bump_data::ScoreReport) -> Self {
         Self {

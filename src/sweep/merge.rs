@@ -220,16 +220,7 @@ impl CellMetrics {
 
 /// The generation phase of one set's score (the main rule, default thresholds).
 fn set_phase(s: &SetScore) -> Phase {
-    bump_analysis::classify_generation(
-        &bump_analysis::GenerationMix {
-            accuracy: s.accuracy,
-            multi_bump_rate: s.multi_bump_rate,
-            empty_rate: s.empty_rate,
-            single_wrong_rate: s.single_wrong_rate,
-        },
-        &bump_analysis::GenerationThresholds::default(),
-    )
-    .phase
+    s.classify_generation().phase
 }
 
 /// Every evaluation set of the last record, summarised over the records that scored it.

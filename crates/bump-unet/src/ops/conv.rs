@@ -421,37 +421,10 @@ fn group_columns<'a>(g: &ConvGeom, xs: &'a [f32], col: &'a mut [f32]) -> (&'a [f
     (&col[..group_col_len(g, n)], ld)
 }
 
-/// One image of a forward conv: `y_b (C_out, P) = w (C_out, KD) · im2col(x_b)`, added to the
-/// current contents of `y_b` when `accumulate` (e.g. a preloaded bias). `col` is scratch of at
-/// least [`ConvGeom::col_len`] floats.
-fn conv_image(
-    g: &ConvGeom,
-    xb: &[f32],
-    w: &[f32],
-    yb: &mut [f32],
-    col: &mut [f32],
-    accumulate: bool,
-    par: Parallelism,
-) {
-    let (kd, p) = (g.kd(), g.p());
-    let (rhs, ld) = group_columns(g, xb, col);
-    // SAFETY: yb is (co, p), w is (co, kd), rhs is (kd, p) with row stride ld, all row-major
-    // and in bounds.
-    unsafe {
-        gemm_into(
-            (g.c_out, p, kd),
-            MatMut::new(yb.as_mut_ptr(), 1, p),
-            accumulate,
-            Mat::new(w.as_ptr(), 1, kd),
-            Mat::new(rhs.as_ptr(), 1, ld),
-            par,
-        );
-    }
-}
-
 /// Forward conv of `n` consecutive images `xs` (n·C_in·H·W) into `ys` (n·C_out·P), added to the
-/// current contents of `ys` when `accumulate`: one gemm call for all of them (see
-/// [`GROUP_COLUMNS`]). `scratch` holds at least [`fwd_scratch_len`] floats.
+/// current contents of `ys` (e.g. a preloaded bias) when `accumulate`: one gemm call for all of
+/// them (see [`GROUP_COLUMNS`]), `y_b (C_out, P) = w (C_out, KD) · im2col(x_b)`. `scratch`
+/// holds at least [`fwd_scratch_len`] floats.
 fn conv_images(
     g: &ConvGeom,
     xs: &[f32],
@@ -461,28 +434,35 @@ fn conv_images(
     accumulate: bool,
     par: Parallelism,
 ) {
-    let n = ys.len() / g.out_len();
-    if n <= 1 {
-        conv_image(g, xs, w, ys, scratch, accumulate, par);
-        return;
-    }
     let (kd, p) = (g.kd(), g.p());
+    let n = ys.len() / g.out_len();
     let cols = n * p;
     let (col, tmp) = scratch.split_at_mut(group_col_len(g, n));
-    let tmp = &mut tmp[..g.c_out * cols];
     let (rhs, ld) = group_columns(g, xs, col);
-    // SAFETY: tmp is (co, cols), w is (co, kd), rhs is (kd, cols) with row stride ld, all
-    // row-major and in bounds.
+    // One image: gemm writes (or adds to) its output directly. More: it writes all of them,
+    // side by side, to `tmp`, scattered to the images below.
+    let (dst, read_dst) = if n == 1 {
+        (ys.as_mut_ptr(), accumulate)
+    } else {
+        (tmp.as_mut_ptr(), false)
+    };
+    // SAFETY: dst is (co, cols) row-major (ys for one image, else the first co·cols floats of
+    // tmp, which fwd_scratch_len provides), w is (co, kd), rhs is (kd, cols) with row stride
+    // ld; all in bounds.
     unsafe {
         gemm_into(
             (g.c_out, cols, kd),
-            MatMut::new(tmp.as_mut_ptr(), 1, cols),
-            false,
+            MatMut::new(dst, 1, cols),
+            read_dst,
             Mat::new(w.as_ptr(), 1, kd),
             Mat::new(rhs.as_ptr(), 1, ld),
             par,
         );
     }
+    if n == 1 {
+        return;
+    }
+    let tmp = &tmp[..g.c_out * cols];
     for (j, yj) in ys.chunks_exact_mut(g.out_len()).enumerate() {
         for (row, src) in yj
             .chunks_exact_mut(p)
